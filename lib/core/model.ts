@@ -1,0 +1,125 @@
+/**
+ * The shapes the core reasons about: an exit event, the stored state of one
+ * container, the decision taken on an exit, and the event records that
+ * describe every state change. Times are Unix epoch milliseconds.
+ */
+import type { BackoffEntry } from './backoff.ts';
+import type { ContainerRef } from './container.ts';
+import type { BackoffPolicy, RestartPolicy, RestartPolicyRule } from './policy.ts';
+
+/** A container exit as a workload reports it, after validation. */
+export interface ExitEvent extends ContainerRef {
+  readonly exitCode: number;
+  readonly reason?: string;
+  readonly startedAt?: number;
+  readonly finishedAt: number;
+  /** Idempotency key: the same exit reported twice carries the same id. */
+  readonly exitId?: string;
+  readonly restartPolicy?: RestartPolicy;
+  readonly restartPolicyRules?: readonly RestartPolicyRule[];
+  readonly maxRestarts?: number;
+}
+
+export const CONTAINER_PHASES = ['Running', 'CrashLoopBackOff', 'Terminated'] as const;
+/** kubectl's view of a container: what `status` and `GET /v1/containers` show. */
+export type ContainerPhase = (typeof CONTAINER_PHASES)[number];
+
+export interface ExitRecord {
+  readonly exitCode: number;
+  readonly reason?: string;
+  readonly startedAt?: number;
+  readonly finishedAt: number;
+  readonly exitId?: string;
+}
+
+/**
+ * Progress of the latest restart decision. `waiting` until `fireRestart`
+ * claims it, `dispatching` while its restart event is being published (the
+ * claim expires, so a crash here is recovered), `dispatched` afterwards.
+ */
+export type RestartStatus = 'waiting' | 'dispatching' | 'dispatched';
+
+export interface PendingRestart {
+  /** The restart count this restart brings the container to; with the key, it names the restart. */
+  readonly restartCount: number;
+  readonly restartAt: number;
+  readonly status: RestartStatus;
+  readonly claimedAt?: number;
+  readonly dispatchedAt?: number;
+  /** Set when the sync, not the timer, dispatched it. */
+  readonly recovered?: boolean;
+}
+
+export const DECISION_KINDS = ['RestartNow', 'RestartScheduled', 'NoRestart', 'Duplicate', 'Stale'] as const;
+export type DecisionKind = (typeof DECISION_KINDS)[number];
+
+/** The answer to one exit event (DESIGN §4, `POST /v1/exits`). */
+export interface Decision {
+  readonly key: string;
+  readonly decision: DecisionKind;
+  /** When the restart is due; null when the container will not restart. */
+  readonly restartAt: number | null;
+  /** The back-off applied after `finishedAt`; 0 for an immediate restart. */
+  readonly delayMs: number;
+  readonly restartCount: number;
+  /** The back-off the next crash will get. */
+  readonly backoffMs: number;
+  readonly state: ContainerPhase;
+  readonly reason?: string;
+  readonly message: string;
+}
+
+/** Everything stored about one container (one DynamoDB item). */
+export interface ContainerState extends ContainerRef {
+  readonly key: string;
+  /** The back-off entry; absent after a reset and before the first restart. */
+  readonly backoff?: BackoffEntry;
+  readonly restartCount: number;
+  readonly state: ContainerPhase;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly lastExit?: ExitRecord;
+  /** The latest exit ids seen, newest last, so replays are recognised. */
+  readonly recentExitIds: readonly string[];
+  readonly lastDecision?: Decision;
+  readonly restart?: PendingRestart;
+  /** The policy in force at the last decision; it decides when the entry expires. */
+  readonly policy: BackoffPolicy;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export const EVENT_TYPES = [
+  'Exited',
+  'RestartScheduled',
+  'BackOff',
+  'Restarted',
+  'Terminated',
+  'BackoffReset',
+  'RestartRecovered',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * One event record: the same JSON object in CloudWatch Logs and in the local
+ * event log (DESIGN §4). Instants are ISO-8601 strings; durations are ms.
+ */
+export interface EventRecord {
+  readonly time: string;
+  readonly type: EventType;
+  readonly key: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly podUid?: string;
+  readonly container: string;
+  readonly exitCode?: number;
+  readonly reason?: string;
+  readonly restartCount?: number;
+  readonly delayMs?: number;
+  readonly backoffMs?: number;
+  readonly restartAt?: string;
+  /** For `Restarted`/`RestartRecovered`: how long after `restartAt` it was dispatched. */
+  readonly latenessMs?: number;
+  readonly decision?: DecisionKind;
+  readonly message: string;
+}

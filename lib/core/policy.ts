@@ -1,0 +1,139 @@
+import type { BackoffParameters } from './backoff.ts';
+import { formatDuration, parseDuration } from './duration.ts';
+
+/** Named back-off presets. */
+export const BACKOFF_PRESETS = {
+  /** kubelet's CrashLoopBackOff: 10 s doubling to 5 minutes. */
+  kubelet: { initialMs: 10_000, maxMs: 300_000 },
+  /** KEP-4603 reduced decay: 1 s doubling to 60 s. */
+  reduced: { initialMs: 1_000, maxMs: 60_000 },
+} as const satisfies Record<string, { initialMs: number; maxMs: number }>;
+
+export type BackoffPresetName = keyof typeof BACKOFF_PRESETS;
+
+export const BACKOFF_PRESET_NAMES = Object.keys(BACKOFF_PRESETS) as BackoffPresetName[];
+
+/** A back-off policy after defaults and the KEP-5593 rule are applied. */
+export type BackoffPolicy = BackoffParameters;
+
+/**
+ * What a user may say about a back-off policy. Durations are either ms or
+ * strings such as "10s"; anything left out comes from the preset.
+ */
+export interface BackoffPolicyInput {
+  /** @default 'kubelet' */
+  readonly preset?: BackoffPresetName;
+  readonly initial?: number | string;
+  readonly max?: number | string;
+  /** @default 2 × max (client-go) */
+  readonly resetAfter?: number | string;
+  /** @default 0 (kubelet uses no jitter) */
+  readonly jitterFactor?: number;
+}
+
+export class PolicyError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'PolicyError';
+  }
+}
+
+/**
+ * Resolves a policy. The KEP-5593 rule applies: a max below the initial back-off
+ * lowers the initial back-off to max (`maxContainerRestartPeriod`), rather than
+ * being an error. The reset threshold defaults to 2 × max, as in client-go.
+ */
+export function resolveBackoffPolicy(input: BackoffPolicyInput = {}): BackoffPolicy {
+  const presetName = input.preset ?? 'kubelet';
+  const preset = BACKOFF_PRESETS[presetName];
+  if (!preset) throw new PolicyError('preset', `unknown preset ${JSON.stringify(presetName)}; use one of ${BACKOFF_PRESET_NAMES.join(', ')}`);
+  const maxMs = toMs('max', input.max ?? preset.maxMs);
+  // An explicit max with no explicit initial keeps the preset's initial, and the
+  // KEP-5593 rule below lowers it when max is smaller.
+  const initialMs = Math.min(toMs('initial', input.initial ?? preset.initialMs), maxMs);
+  const resetAfterMs = input.resetAfter === undefined ? 2 * maxMs : toMs('resetAfter', input.resetAfter);
+  const jitterFactor = input.jitterFactor ?? 0;
+  if (initialMs < 1) throw new PolicyError('initial', 'must be at least 1ms');
+  if (maxMs < 1) throw new PolicyError('max', 'must be at least 1ms');
+  if (resetAfterMs < 1) throw new PolicyError('resetAfter', 'must be at least 1ms');
+  if (!Number.isFinite(jitterFactor) || jitterFactor < 0 || jitterFactor > 1) {
+    throw new PolicyError('jitterFactor', `must be between 0 and 1, got ${jitterFactor}`);
+  }
+  return { initialMs, maxMs, resetAfterMs, jitterFactor };
+}
+
+/** A short human description, e.g. "initial 10s, max 5m, reset after 10m". */
+export function describeBackoffPolicy(policy: BackoffPolicy): string {
+  const jitter = policy.jitterFactor > 0 ? `, jitter ${policy.jitterFactor}` : '';
+  return `initial ${formatDuration(policy.initialMs)}, max ${formatDuration(policy.maxMs)}, reset after ${formatDuration(policy.resetAfterMs)}${jitter}`;
+}
+
+function toMs(field: string, value: number | string): number {
+  let ms: number;
+  try {
+    ms = typeof value === 'string' ? parseDuration(value) : value;
+  } catch (error) {
+    throw new PolicyError(field, (error as Error).message);
+  }
+  if (!Number.isSafeInteger(ms)) throw new PolicyError(field, `must be a whole number of milliseconds, got ${value}`);
+  return ms;
+}
+
+// ---------------------------------------------------------------------------
+// Restart policy (whether to restart at all)
+
+export const RESTART_POLICIES = ['Always', 'OnFailure', 'Never'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+/** KEP-5307 `restartPolicyRules` entry. */
+export interface RestartPolicyRule {
+  readonly action: 'Restart' | 'DoNotRestart';
+  readonly exitCodes: {
+    readonly operator: 'In' | 'NotIn';
+    readonly values: readonly number[];
+  };
+}
+
+/** What decides whether one container restarts after an exit. */
+export interface RestartSpec {
+  /** The container's own policy, which overrides `defaultRestartPolicy`. */
+  readonly restartPolicy?: RestartPolicy;
+  /** The pod's (or namespace's) policy, used when the container has none. */
+  readonly defaultRestartPolicy?: RestartPolicy;
+  readonly restartPolicyRules?: readonly RestartPolicyRule[];
+  /** Docker's `on-failure:N`: restarts allowed in total. */
+  readonly maxRestarts?: number;
+}
+
+export interface RestartVerdict {
+  readonly restart: boolean;
+  /** Why, in a few words, for messages and events. */
+  readonly because: string;
+}
+
+/**
+ * KEP-5307 order: the first `restartPolicyRules` entry whose exit codes match
+ * wins; else the container's `restartPolicy`; else the default; else `Always`.
+ */
+export function decideRestart(spec: RestartSpec, exitCode: number): RestartVerdict {
+  const rules = spec.restartPolicyRules ?? [];
+  for (const [index, rule] of rules.entries()) {
+    const listed = rule.exitCodes.values.includes(exitCode);
+    const matches = rule.exitCodes.operator === 'In' ? listed : !listed;
+    if (matches) {
+      return { restart: rule.action === 'Restart', because: `restartPolicyRules[${index}] ${rule.action}` };
+    }
+  }
+  const policy = spec.restartPolicy ?? spec.defaultRestartPolicy ?? 'Always';
+  switch (policy) {
+    case 'Always':
+      return { restart: true, because: 'restartPolicy Always' };
+    case 'OnFailure':
+      return { restart: exitCode !== 0, because: 'restartPolicy OnFailure' };
+    case 'Never':
+      return { restart: false, because: 'restartPolicy Never' };
+  }
+}
