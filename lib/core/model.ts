@@ -18,6 +18,8 @@ export interface ExitEvent extends ContainerRef {
   readonly restartPolicy?: RestartPolicy;
   readonly restartPolicyRules?: readonly RestartPolicyRule[];
   readonly maxRestarts?: number;
+  /** The workload's own back-off policy; else its namespace's default; else the service default. */
+  readonly backoffPolicy?: BackoffPolicy;
 }
 
 export const CONTAINER_PHASES = ['Running', 'CrashLoopBackOff', 'Terminated'] as const;

@@ -1,0 +1,40 @@
+/**
+ * The back-off table's shape, defined once: the CDK construct, the local
+ * runtime's table creation and the store adapter all read it from here.
+ */
+
+export const TABLE_SCHEMA = {
+  /** One item per container key. */
+  partitionKey: { name: 'pk', type: 'S' },
+  /** Optimistic concurrency: every write is conditional on the version read. */
+  versionAttribute: 'version',
+  /** DynamoDB TTL (epoch seconds): the table's equivalent of client-go's `gc`. */
+  ttlAttribute: 'expiresAt',
+  indexes: {
+    /**
+     * Sparse: only containers whose latest restart is not dispatched carry
+     * `waitShard`/`waitAt`, so the sync reads waiting containers and nothing
+     * else. Sharded so that no single partition holds every waiting container.
+     */
+    waiting: {
+      indexName: 'waiting',
+      partitionKey: { name: 'waitShard', type: 'N' },
+      sortKey: { name: 'waitAt', type: 'N' },
+      projection: 'ALL',
+    },
+    /**
+     * Every item, keyed by its shard and TTL, so the sync can collect expired
+     * entries with a range query (`expiresAt <= now`) that returns only them.
+     */
+    expiry: {
+      indexName: 'expiry',
+      partitionKey: { name: 'gcShard', type: 'N' },
+      sortKey: { name: 'expiresAt', type: 'N' },
+      projection: 'KEYS_ONLY',
+    },
+  },
+  /** @default shards of both indexes */
+  defaultShards: 16,
+} as const;
+
+export type IndexName = (typeof TABLE_SCHEMA.indexes)[keyof typeof TABLE_SCHEMA.indexes]['indexName'];

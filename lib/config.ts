@@ -1,0 +1,109 @@
+/**
+ * Service settings, their defaults, and the environment variable names the
+ * Lambda wiring reads them from (the CDK stack sets the same names).
+ */
+import {
+  parseDuration,
+  resolveBackoffPolicy,
+  type BackoffPolicy,
+  type BackoffPolicyInput,
+  type ExitEvent,
+  type RestartPolicy,
+} from './core/index.ts';
+
+export const PRECISIONS = ['second', 'minute'] as const;
+/** `second`: two-stage timers (schedule, then the fine stage). `minute`: the schedule alone, cheapest. */
+export type Precision = (typeof PRECISIONS)[number];
+
+/** Defaults for the containers of one namespace. */
+export interface NamespaceDefaults {
+  readonly policy?: BackoffPolicy;
+  readonly restartPolicy?: RestartPolicy;
+}
+
+export interface ServiceConfig {
+  /** The back-off policy for exits that name none and whose namespace has no default. */
+  readonly policy: BackoffPolicy;
+  /** Per-namespace defaults (kubernetes#57291: policy per workload, not per node). */
+  readonly namespaces: Readonly<Record<string, NamespaceDefaults>>;
+  readonly precision: Precision;
+  /**
+   * How long past its instant a restart may stay undispatched before the sync
+   * re-dispatches it as `RestartRecovered`. It must exceed the timer's normal
+   * lateness (Scheduler's minute precision plus the fine stage).
+   */
+  readonly recoveryGraceMs: number;
+  /** How long a dispatch claim holds before the sync may take it over (the claimer is presumed dead). */
+  readonly dispatchLeaseMs: number;
+  /** Attempts of the read → plan → conditional write loop before giving up. */
+  readonly maxWriteAttempts: number;
+  /** Most expired entries the sync deletes per shard per run. */
+  readonly gcBatchSize: number;
+}
+
+export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
+  policy: resolveBackoffPolicy(),
+  namespaces: {},
+  precision: 'second',
+  recoveryGraceMs: 150_000,
+  dispatchLeaseMs: 60_000,
+  maxWriteAttempts: 8,
+  gcBatchSize: 100,
+};
+
+/** The environment variables the Lambda wiring reads; the CDK stack sets them. */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  shards: 'INDEX_SHARDS',
+  retention: 'ENTRY_RETENTION',
+  scheduleGroup: 'SCHEDULE_GROUP_NAME',
+  schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
+  restartFunctionArn: 'RESTART_FUNCTION_ARN',
+  scheduleDeadLetterArn: 'SCHEDULE_DEAD_LETTER_ARN',
+  fineStageQueueUrl: 'FINE_STAGE_QUEUE_URL',
+  eventBusName: 'EVENT_BUS_NAME',
+  initialBackoff: 'POLICY_INITIAL_BACKOFF',
+  maxBackoff: 'POLICY_MAX_BACKOFF',
+  resetAfter: 'POLICY_RESET_AFTER',
+  jitter: 'POLICY_JITTER',
+  namespaceDefaults: 'NAMESPACE_DEFAULTS',
+  precision: 'TIMER_PRECISION',
+  recoveryGrace: 'RECOVERY_GRACE',
+  dispatchLease: 'DISPATCH_LEASE',
+} as const;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads a duration setting, naming the setting in the error. */
+export function durationSetting(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new ConfigError(`${name}: ${(error as Error).message}`);
+  }
+}
+
+export function precisionSetting(name: string, value: string | undefined, fallback: Precision): Precision {
+  if (value === undefined || value === '') return fallback;
+  if (!(PRECISIONS as readonly string[]).includes(value)) {
+    throw new ConfigError(`${name}: expected one of ${PRECISIONS.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as Precision;
+}
+
+/** Resolves a policy from settings, turning a policy error into a config error that names the setting. */
+export function policySetting(name: string, input: BackoffPolicyInput): BackoffPolicy {
+  try {
+    return resolveBackoffPolicy(input);
+  } catch (error) {
+    throw new ConfigError(`${name}: ${(error as Error).message}`);
+  }
+}
+
+/** The back-off policy for an exit: its own, else its namespace's, else the default. */
+export function policyFor(exit: ExitEvent, config: ServiceConfig): BackoffPolicy {
+  return exit.backoffPolicy ?? config.namespaces[exit.namespace]?.policy ?? config.policy;
+}

@@ -1,0 +1,154 @@
+/**
+ * The ports the services talk through. Adapters implement them on DynamoDB,
+ * EventBridge Scheduler + SQS, and CloudWatch Logs + EventBridge (AWS), or on
+ * the embedded local runtime; the services never see which.
+ */
+import type { ContainerPhase, ContainerState, EventRecord } from './core/index.ts';
+
+// ---------------------------------------------------------------------------
+// BackoffStore
+
+/** A stored container with the version its next conditional write must match. */
+export interface Versioned<T> {
+  readonly value: T;
+  readonly version: number;
+}
+
+/** Outcome of a conditional write. */
+export type WriteResult = { readonly written: true; readonly version: number } | { readonly written: false };
+
+export interface ContainerFilter {
+  readonly namespace?: string;
+  readonly state?: ContainerPhase;
+  /** @default 100 */
+  readonly limit?: number;
+  /** Opaque cursor from a previous page. */
+  readonly cursor?: string;
+}
+
+export interface ContainerPage {
+  readonly items: readonly ContainerState[];
+  readonly cursor?: string;
+}
+
+/** One page of a sharded index read, with how many items it returned. */
+export interface IndexPage<T> {
+  readonly items: readonly T[];
+  /** Items the read returned (what it costs), counted from the response. */
+  readonly itemsRead: number;
+  readonly cursor?: string;
+}
+
+export interface ExpiredEntry {
+  readonly key: string;
+  /** Epoch seconds, as stored in the TTL attribute. */
+  readonly expiresAt: number;
+}
+
+/**
+ * One item per container key. Every write is conditional on the version read,
+ * so concurrent writers cannot lose each other's updates.
+ */
+export interface BackoffStore {
+  /** The number of shards of the sparse indexes; `sync` reads each one. */
+  readonly shards: number;
+  /** A strongly consistent read. An item whose TTL has passed reads as absent. */
+  get(key: string): Promise<Versioned<ContainerState> | undefined>;
+  /**
+   * Writes `state` if the stored version is still `expectedVersion`
+   * (`undefined`: only if there is no item, or only an expired one).
+   * `{ written: false }` means another writer got there first.
+   */
+  put(state: ContainerState, expectedVersion: number | undefined): Promise<WriteResult>;
+  /** Deletes the item if its version is still `expectedVersion` (any version when omitted). */
+  delete(key: string, expectedVersion?: number): Promise<boolean>;
+  /** Containers whose latest restart is not yet dispatched, from one shard of the sparse index. */
+  listWaiting(shard: number, cursor?: string): Promise<IndexPage<ContainerState>>;
+  /** Entries whose TTL has passed as of `now`, from one shard of the expiry index. */
+  listExpired(shard: number, now: number, limit: number): Promise<IndexPage<ExpiredEntry>>;
+  /** Deletes the item only if it is still expired at `now` (a write since then keeps it). */
+  collect(key: string, now: number): Promise<boolean>;
+  /** Containers for status views (an operator's listing, never on the hot path or in `sync`). */
+  list(filter: ContainerFilter): Promise<ContainerPage>;
+}
+
+// ---------------------------------------------------------------------------
+// RestartTimer
+
+/** Names one restart: the container and the restart count it brings it to. */
+export interface RestartRef {
+  readonly key: string;
+  readonly restartCount: number;
+  /** Epoch ms the restart is due. */
+  readonly restartAt: number;
+}
+
+/** Which stage of the timer a restart went to. */
+export type TimerStage = 'schedule' | 'queue';
+
+/**
+ * Calls `fireRestart(ref)` back at `ref.restartAt` — possibly earlier (the
+ * restart handler then hands the remainder back through `defer`), never
+ * deliberately later than the stage's precision.
+ */
+export interface RestartTimer {
+  /** Arms the timer for a new restart decision: one outbound call. */
+  arm(ref: RestartRef, now: number): Promise<TimerStage>;
+  /** Waits out what remains of `ref` after an early callback, on the fine stage. */
+  defer(ref: RestartRef, now: number): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// EventSink
+
+export const BUS_DETAIL_TYPES = {
+  restartRequested: 'Container Restart Requested',
+  crashLoopBackOff: 'Container CrashLoopBackOff',
+  terminated: 'Container Terminated',
+  exited: 'Container Exited',
+} as const;
+
+export type BusDetailType = (typeof BUS_DETAIL_TYPES)[Exclude<keyof typeof BUS_DETAIL_TYPES, 'exited'>];
+
+/** A message for the workload's orchestrator, published on the project's bus. */
+export interface BusMessage {
+  readonly detailType: BusDetailType;
+  readonly detail: Record<string, unknown>;
+}
+
+/** The detail of `Container Restart Requested`: what an orchestrator acts on. */
+export interface RestartRequest {
+  /** `${key}#${restartCount}`: the same for every delivery of one restart, for consumers to deduplicate. */
+  readonly restartId: string;
+  readonly key: string;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly podUid?: string;
+  readonly container: string;
+  readonly restartCount: number;
+  /** ISO-8601. */
+  readonly restartAt: string;
+  readonly firedAt: string;
+  readonly recovered: boolean;
+}
+
+export const METRIC_NAMES = [
+  'ExitsReceived',
+  'RestartsScheduled',
+  'RestartsDispatched',
+  'RestartsRecovered',
+  'ContainersInCrashLoopBackOff',
+  'RestartLateness',
+  'WriteConflicts',
+  'TimerFailures',
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+export interface EventSink {
+  /** Records event records: one structured log line each, no network call. */
+  record(events: readonly EventRecord[]): void;
+  /** Publishes messages on the bus; resolves only once every one is accepted. */
+  publish(messages: readonly BusMessage[]): Promise<void>;
+  /** Adds a data point to a metric (counts, or ms for `RestartLateness`). */
+  metric(name: MetricName, value: number): void;
+}
