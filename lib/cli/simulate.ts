@@ -4,6 +4,7 @@ import {
   describeBackoffPolicy,
   formatDuration,
   parseDuration,
+  PolicyError,
   resolveBackoffPolicy,
   simulateTimeline,
   type BackoffPresetName,
@@ -69,9 +70,22 @@ function resolvePolicyFlags(options: SimulateOptions) {
       ...(options.jitter !== undefined ? { jitterFactor: options.jitter } : {}),
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    if (error instanceof PolicyError) {
+      const flag = POLICY_FIELD_FLAGS[error.field] ?? error.field;
+      throw new UsageError(`${flag}: ${error.message.replace(`${error.field}: `, '')}`);
+    }
+    throw error;
   }
 }
+
+/** The flag that sets each policy field, for error messages. */
+const POLICY_FIELD_FLAGS: Record<string, string> = {
+  preset: '--policy',
+  initial: '--initial-backoff',
+  max: '--max-backoff',
+  resetAfter: '--reset-after',
+  jitterFactor: '--jitter',
+};
 
 function parsePreset(value: string): BackoffPresetName {
   if (!(BACKOFF_PRESET_NAMES as string[]).includes(value)) {

@@ -1,6 +1,12 @@
 import { containerKey, type ContainerRef } from './container.ts';
 import type { EventRecord, EventType } from './model.ts';
 
+/**
+ * Marks a log line as an event record, so Logs Insights queries can select
+ * event records (`filter schema = "restart-scheduler.event/v1"`) among other logs.
+ */
+export const EVENT_RECORD_SCHEMA = 'restart-scheduler.event/v1';
+
 type EventFields = Omit<EventRecord, 'time' | 'type' | 'key' | 'namespace' | 'pod' | 'podUid' | 'container' | 'restartAt'> & {
   /** Epoch ms; written as ISO-8601. */
   readonly restartAt?: number | null;

@@ -85,7 +85,10 @@ export interface ContainerState extends ContainerRef {
   readonly recentExitIds: readonly string[];
   readonly lastDecision?: Decision;
   readonly restart?: PendingRestart;
-  /** The policy in force at the last decision; it decides when the entry expires. */
+  /**
+   * The policy in force at the last decision. The store derives the entry's TTL
+   * from it; the next decision uses whatever policy is in force then.
+   */
   readonly policy: BackoffPolicy;
   readonly createdAt: number;
   readonly updatedAt: number;

@@ -191,7 +191,9 @@ function repeatDecision(stored: ContainerState, kind: Replay): Decision {
   return {
     key: stored.key,
     decision: kind,
-    restartAt: earlier?.restartAt ?? stored.restart?.restartAt ?? null,
+    // `null` is an answer (NoRestart), not a missing one: do not fall through to
+    // a restart that an earlier exit already dispatched.
+    restartAt: earlier ? earlier.restartAt : (stored.restart?.restartAt ?? null),
     delayMs: earlier?.delayMs ?? 0,
     restartCount: stored.restartCount,
     backoffMs: stored.backoff?.backoffMs ?? 0,

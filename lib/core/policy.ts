@@ -51,13 +51,15 @@ export function resolveBackoffPolicy(input: BackoffPolicyInput = {}): BackoffPol
   const preset = BACKOFF_PRESETS[presetName];
   if (!preset) throw new PolicyError('preset', `unknown preset ${JSON.stringify(presetName)}; use one of ${BACKOFF_PRESET_NAMES.join(', ')}`);
   const maxMs = toMs('max', input.max ?? preset.maxMs);
+  // Checked before the KEP-5593 rule derives initial from it, so that a bad max
+  // is reported as max rather than as the initial back-off it lowered.
+  if (maxMs < 1) throw new PolicyError('max', 'must be at least 1ms');
   // An explicit max with no explicit initial keeps the preset's initial, and the
-  // KEP-5593 rule below lowers it when max is smaller.
+  // KEP-5593 rule lowers it when max is smaller.
   const initialMs = Math.min(toMs('initial', input.initial ?? preset.initialMs), maxMs);
   const resetAfterMs = input.resetAfter === undefined ? 2 * maxMs : toMs('resetAfter', input.resetAfter);
   const jitterFactor = input.jitterFactor ?? 0;
   if (initialMs < 1) throw new PolicyError('initial', 'must be at least 1ms');
-  if (maxMs < 1) throw new PolicyError('max', 'must be at least 1ms');
   if (resetAfterMs < 1) throw new PolicyError('resetAfter', 'must be at least 1ms');
   if (!Number.isFinite(jitterFactor) || jitterFactor < 0 || jitterFactor > 1) {
     throw new PolicyError('jitterFactor', `must be between 0 and 1, got ${jitterFactor}`);
