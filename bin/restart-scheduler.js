@@ -3,5 +3,9 @@
 // so `npx restart-scheduler` and `npm start` work straight from a clone.
 import { register } from 'tsx/esm/api';
 
+// The lockfile pins an AWS SDK release that supports Node 20; its notice about
+// later releases needing Node 22 is not for users of this CLI.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 register();
 await import('./cli.ts');

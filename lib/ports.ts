@@ -132,6 +132,10 @@ export interface RestartRequest {
   readonly recovered: boolean;
 }
 
+/** CloudWatch identity of the metrics: namespace and the one dimension Powertools adds. */
+export const METRICS_NAMESPACE = 'RestartScheduler';
+export const SERVICE_NAME = 'restart-scheduler';
+
 export const METRIC_NAMES = [
   'ExitsReceived',
   'RestartsScheduled',

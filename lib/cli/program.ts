@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.ts';
+import { registerLocal } from './local.ts';
 import { registerSimulate } from './simulate.ts';
 
 /** Exit code for a mistake in how the CLI was called (bad flag, unknown command). */
@@ -21,6 +22,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride();
+  registerLocal(program, io.out);
   registerSimulate(program, io.out);
   return program;
 }

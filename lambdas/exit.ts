@@ -1,0 +1,45 @@
+/**
+ * The exit handler: the HTTP API's routes (API Gateway HTTP API v2 events)
+ * and `Container Exited` events from the EventBridge bus.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, EventBridgeEvent } from 'aws-lambda';
+import { fromApiGatewayV2, toApiGatewayV2 } from '../lib/api/apigateway.ts';
+import { parseExitPayload } from '../lib/api/exits.ts';
+import { handleApiRequest } from '../lib/api/router.ts';
+import type { Decision } from '../lib/core/index.ts';
+import { BUS_DETAIL_TYPES } from '../lib/ports.ts';
+import { createServiceBackend } from '../lib/services/backend.ts';
+import { defaults, type LambdaDeps } from './wiring.ts';
+
+export type ExitHandlerEvent = APIGatewayProxyEventV2 | EventBridgeEvent<string, unknown>;
+export type ExitHandlerResult = APIGatewayProxyStructuredResultV2 | { readonly decisions: readonly Decision[] } | { readonly rejected: number };
+
+export function createHandler(deps: () => LambdaDeps) {
+  return async function handler(event: ExitHandlerEvent): Promise<ExitHandlerResult> {
+    const { service, logger, metrics } = deps();
+    const backend = createServiceBackend(service);
+    try {
+      if (isHttpEvent(event)) return toApiGatewayV2(await handleApiRequest(fromApiGatewayV2(event), backend));
+      if (event['detail-type'] !== BUS_DETAIL_TYPES.exited) {
+        logger.warn('ignored an event that is not Container Exited', { detailType: event['detail-type'] });
+        return { rejected: 1 };
+      }
+      const parsed = parseExitPayload(event.detail, backend.now());
+      if (!parsed.ok) {
+        // A retry cannot fix a malformed event: log what is wrong and drop it.
+        logger.error('rejected a Container Exited event', { eventId: event.id, issues: parsed.issues });
+        return { rejected: 1 };
+      }
+      // A RetryableError propagates: EventBridge retries the invocation.
+      return { decisions: await backend.submitExits(parsed.events) };
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+function isHttpEvent(event: ExitHandlerEvent): event is APIGatewayProxyEventV2 {
+  return typeof (event as APIGatewayProxyEventV2).requestContext?.http === 'object';
+}
+
+export const handler = createHandler(defaults());

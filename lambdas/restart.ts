@@ -1,0 +1,44 @@
+/**
+ * The restart callback: invoked by EventBridge Scheduler with the schedule's
+ * input, and by the fine-stage SQS queue in batches (partial batch failures).
+ * Every path ends in `fireRestart`, which never dispatches early and
+ * dispatches each restart once.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { parseRestartCallback } from '../lib/adapters/scheduler/timer.ts';
+import { fireRestart, type FireOutcome } from '../lib/services/fire-restart.ts';
+import { defaults, type LambdaDeps } from './wiring.ts';
+
+export type RestartEvent = SQSEvent | Record<string, unknown>;
+
+export function createHandler(deps: () => LambdaDeps) {
+  const processor = new BatchProcessor(EventType.SQS);
+  return async function handler(event: RestartEvent): Promise<SQSBatchResponse | { outcome: FireOutcome }> {
+    const { service, logger, metrics } = deps();
+    try {
+      if (isSqsEvent(event)) {
+        // A failed record (e.g. the bus rejected the restart event) returns to
+        // the queue and is retried; the rest of the batch is not.
+        return await processPartialResponse(
+          event,
+          async (record: SQSRecord) => fireRestart(service, parseRestartCallback(record.body)),
+          processor,
+        );
+      }
+      // Scheduler retries a failed invocation per the schedule's retry policy,
+      // then sends it to the dead-letter queue.
+      const outcome = await fireRestart(service, parseRestartCallback(event));
+      logger.debug('restart callback', { outcome });
+      return { outcome };
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+function isSqsEvent(event: RestartEvent): event is SQSEvent {
+  return Array.isArray((event as SQSEvent).Records);
+}
+
+export const handler = createHandler(defaults());

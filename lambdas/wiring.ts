@@ -1,0 +1,161 @@
+/**
+ * The one place that reads the environment: builds the production adapters
+ * and services for the Lambda handlers from the variables the CDK stack sets
+ * (names in lib/config.ts `ENV`).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoBackoffStore } from '../lib/adapters/dynamodb/store.ts';
+import { AwsEventSink } from '../lib/adapters/events/sink.ts';
+import { SchedulerRestartTimer, SqsFineStage } from '../lib/adapters/scheduler/timer.ts';
+import {
+  ConfigError,
+  DEFAULT_SERVICE_CONFIG,
+  durationSetting,
+  ENV,
+  policySetting,
+  precisionSetting,
+  type NamespaceDefaults,
+  type ServiceConfig,
+} from '../lib/config.ts';
+import { RESTART_POLICIES, type RestartPolicy } from '../lib/core/index.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/ports.ts';
+import type { ServiceDeps } from '../lib/services/deps.ts';
+
+export interface LambdaDeps {
+  readonly service: ServiceDeps;
+  readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Flushed at the end of every invocation (EMF lines). */
+  readonly metrics: { publishStoredMetrics(): unknown };
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Builds the Lambda dependencies from `env`. */
+export function wire(env: Env): LambdaDeps {
+  const logger = new Logger({ serviceName: SERVICE_NAME });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const clock = { now: () => Date.now() };
+  const config = serviceConfig(env);
+  const store = new DynamoBackoffStore({
+    client: new DynamoDBClient({}),
+    tableName: required(env, ENV.tableName),
+    clock,
+    shards: integerSetting(env, ENV.shards, 16),
+    retentionMs: durationSetting(ENV.retention, env[ENV.retention], 3_600_000),
+  });
+  const fineStage = new SqsFineStage({ client: new SQSClient({}), queueUrl: required(env, ENV.fineStageQueueUrl) });
+  // The restart and sync functions never create schedules: they are given no
+  // schedule settings (and no permission), only the fine stage.
+  const timer = new SchedulerRestartTimer({
+    scheduler: new SchedulerClient({}),
+    fineStage,
+    groupName: env[ENV.scheduleGroup] ?? '',
+    targetArn: env[ENV.restartFunctionArn] ?? '',
+    roleArn: env[ENV.schedulerRoleArn] ?? '',
+    ...(env[ENV.scheduleDeadLetterArn] ? { deadLetterArn: env[ENV.scheduleDeadLetterArn] } : {}),
+    precision: config.precision,
+  });
+  const sink = new AwsEventSink({
+    logger,
+    metrics,
+    eventBridge: new EventBridgeClient({}),
+    eventBusName: required(env, ENV.eventBusName),
+  });
+  return {
+    service: {
+      store,
+      timer,
+      sink,
+      clock,
+      random: Math.random,
+      config,
+      log: { warn: (message, details) => logger.warn(message, details ?? {}), error: (message, details) => logger.error(message, details ?? {}) },
+    },
+    logger,
+    metrics,
+  };
+}
+
+/**
+ * The dependencies of a handler module, built on first use: importing a
+ * handler (as the tests do) reads no environment and opens no client.
+ */
+export function defaults(): () => LambdaDeps {
+  let deps: LambdaDeps | undefined;
+  return () => (deps ??= wire(process.env));
+}
+
+export function serviceConfig(env: Env): ServiceConfig {
+  const policy = policySetting('policy', {
+    initial: env[ENV.initialBackoff] || DEFAULT_SERVICE_CONFIG.policy.initialMs,
+    max: env[ENV.maxBackoff] || DEFAULT_SERVICE_CONFIG.policy.maxMs,
+    ...(env[ENV.resetAfter] ? { resetAfter: env[ENV.resetAfter] } : {}),
+    ...(env[ENV.jitter] ? { jitterFactor: Number(env[ENV.jitter]) } : {}),
+  });
+  return {
+    ...DEFAULT_SERVICE_CONFIG,
+    policy,
+    namespaces: namespaceDefaults(env[ENV.namespaceDefaults]),
+    precision: precisionSetting(ENV.precision, env[ENV.precision], DEFAULT_SERVICE_CONFIG.precision),
+    recoveryGraceMs: durationSetting(ENV.recoveryGrace, env[ENV.recoveryGrace], DEFAULT_SERVICE_CONFIG.recoveryGraceMs),
+    dispatchLeaseMs: durationSetting(ENV.dispatchLease, env[ENV.dispatchLease], DEFAULT_SERVICE_CONFIG.dispatchLeaseMs),
+  };
+}
+
+/**
+ * `NAMESPACE_DEFAULTS`: JSON such as
+ * `{"batch": {"initialBackoff": "1s", "maxBackoff": "1m", "restartPolicy": "OnFailure"}}`.
+ */
+function namespaceDefaults(json: string | undefined): Record<string, NamespaceDefaults> {
+  if (!json) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new ConfigError(`${ENV.namespaceDefaults}: not JSON (${(error as Error).message})`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${ENV.namespaceDefaults}: expected an object of namespaces`);
+  const result: Record<string, NamespaceDefaults> = {};
+  for (const [namespace, value] of Object.entries(parsed as Record<string, Record<string, unknown>>)) {
+    const where = `${ENV.namespaceDefaults}.${namespace}`;
+    const restartPolicy = value?.restartPolicy;
+    if (restartPolicy !== undefined && !(RESTART_POLICIES as readonly unknown[]).includes(restartPolicy)) {
+      throw new ConfigError(`${where}.restartPolicy: expected one of ${RESTART_POLICIES.join(', ')}`);
+    }
+    const hasPolicy = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter'].some((field) => value?.[field] !== undefined);
+    result[namespace] = {
+      ...(restartPolicy ? { restartPolicy: restartPolicy as RestartPolicy } : {}),
+      ...(hasPolicy
+        ? {
+            policy: policySetting(where, {
+              ...(value.preset !== undefined ? { preset: value.preset as 'kubelet' } : {}),
+              ...(value.initialBackoff !== undefined ? { initial: value.initialBackoff as string } : {}),
+              ...(value.maxBackoff !== undefined ? { max: value.maxBackoff as string } : {}),
+              ...(value.resetAfter !== undefined ? { resetAfter: value.resetAfter as string } : {}),
+              ...(value.jitter !== undefined ? { jitterFactor: Number(value.jitter) } : {}),
+            }),
+          }
+        : {}),
+    };
+  }
+  return result;
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new ConfigError(`${name} is not set`);
+  return value;
+}
+
+function integerSetting(env: Env, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed) || parsed < 1) throw new ConfigError(`${name}: expected a positive integer, got ${JSON.stringify(value)}`);
+  return parsed;
+}

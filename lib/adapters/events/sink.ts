@@ -1,0 +1,88 @@
+/**
+ * `EventSink` on AWS: event records as structured log lines (Powertools
+ * Logger → CloudWatch Logs, queried with Logs Insights), messages for
+ * orchestrators on the project's EventBridge bus, metrics as EMF (Powertools
+ * Metrics) — most of them derived from the records themselves, so a metric
+ * and the log line it summarises can never disagree.
+ */
+import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { EVENT_RECORD_SCHEMA, type EventRecord, type EventType } from '../../core/index.ts';
+import { SERVICE_NAME, type BusMessage, type EventSink, type MetricName } from '../../ports.ts';
+
+/** PutEvents takes at most 10 entries per call. */
+const PUT_EVENTS_BATCH = 10;
+/** Attempts for entries PutEvents reports as failed (throttling, internal errors). */
+const PUT_EVENTS_ATTEMPTS = 3;
+
+/** The metrics each event record type counts towards. */
+const RECORD_METRICS: Partial<Record<EventType, readonly MetricName[]>> = {
+  Exited: ['ExitsReceived'],
+  RestartScheduled: ['RestartsScheduled'],
+  Restarted: ['RestartsDispatched'],
+  RestartRecovered: ['RestartsDispatched', 'RestartsRecovered'],
+};
+
+export interface AwsEventSinkOptions {
+  readonly logger: Pick<Logger, 'info'>;
+  readonly metrics: Pick<Metrics, 'addMetric'>;
+  readonly eventBridge: EventBridgeClient;
+  readonly eventBusName: string;
+  /** @default 'restart-scheduler' */
+  readonly source?: string;
+}
+
+export class AwsEventSink implements EventSink {
+  private readonly source: string;
+
+  constructor(private readonly options: AwsEventSinkOptions) {
+    this.source = options.source ?? SERVICE_NAME;
+  }
+
+  record(events: readonly EventRecord[]): void {
+    for (const event of events) {
+      const { message, ...fields } = event;
+      // One JSON line per record: Powertools puts `message` and these fields at
+      // the top level, where Logs Insights discovers them.
+      this.options.logger.info(message, { schema: EVENT_RECORD_SCHEMA, ...fields });
+      for (const name of RECORD_METRICS[event.type] ?? []) this.metric(name, 1);
+      if (event.latenessMs !== undefined) this.metric('RestartLateness', event.latenessMs);
+    }
+  }
+
+  async publish(messages: readonly BusMessage[]): Promise<void> {
+    for (let start = 0; start < messages.length; start += PUT_EVENTS_BATCH) {
+      await this.putEntries(messages.slice(start, start + PUT_EVENTS_BATCH).map((message) => this.entry(message)));
+    }
+  }
+
+  metric(name: MetricName, value: number): void {
+    this.options.metrics.addMetric(name, name === 'RestartLateness' ? MetricUnit.Milliseconds : MetricUnit.Count, value);
+  }
+
+  private entry(message: BusMessage): PutEventsRequestEntry {
+    return {
+      EventBusName: this.options.eventBusName,
+      Source: this.source,
+      DetailType: message.detailType,
+      Detail: JSON.stringify(message.detail),
+    };
+  }
+
+  /** PutEvents can accept a call yet fail some entries: those are retried, then reported. */
+  private async putEntries(entries: PutEventsRequestEntry[]): Promise<void> {
+    let pending = entries;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const response = await this.options.eventBridge.send(new PutEventsCommand({ Entries: pending }));
+      if (!response.FailedEntryCount) return;
+      const results = response.Entries ?? [];
+      const failed = pending.filter((_, index) => results[index]?.ErrorCode);
+      if (attempt >= PUT_EVENTS_ATTEMPTS) {
+        const reasons = [...new Set(results.map((result) => result.ErrorCode).filter(Boolean))].join(', ');
+        throw new Error(`PutEvents failed for ${failed.length} of ${entries.length} entries (${reasons})`);
+      }
+      pending = failed;
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * What the HTTP API needs from the rest of the system. The router validates
+ * and shapes; everything that reads or writes state goes through this
+ * interface, so the same router serves the Lambda and the local runtime.
+ */
+import type { ContainerFilter, ContainerPage } from '../ports.ts';
+import type { ContainerState, Decision, EventRecord, EventType, ExitEvent } from '../core/index.ts';
+
+export interface EventQuery {
+  readonly type?: EventType;
+  readonly key?: string;
+  /** Epoch ms: only records at or after this instant. */
+  readonly since?: number;
+  readonly limit: number;
+}
+
+export interface ApiBackend {
+  /** Handles validated exit events in order, one decision each. Throws RetryableError when the store or timers are unavailable. */
+  submitExits(events: readonly ExitEvent[]): Promise<Decision[]>;
+  listContainers(filter: ContainerFilter): Promise<ContainerPage>;
+  getContainer(key: string): Promise<ContainerState | undefined>;
+  /** kubelet's Reset: forgets the entry. False when there was none. */
+  resetContainer(key: string): Promise<boolean>;
+  /** Only the local runtime keeps an event log; on AWS it is absent (events are in CloudWatch Logs). */
+  listEvents?(query: EventQuery): Promise<EventRecord[]>;
+  now(): number;
+  /**
+   * Told about an unexpected error before the router answers 500, so that it
+   * reaches the logs: the response itself never carries it.
+   */
+  reportError?(error: unknown, request: { readonly method: string; readonly path: string }): void;
+}
+
+/** A transient failure of the store or the timers: the client should retry (503 with Retry-After). */
+export class RetryableError extends Error {
+  override readonly name: string = 'RetryableError';
+}

@@ -1,0 +1,173 @@
+/**
+ * `EventSink` for the local runtime:
+ * - event records → `events.jsonl` under the data directory (the same JSON
+ *   objects as the CloudWatch log lines), one readable console line each, and
+ *   an in-memory index for `GET /v1/events`;
+ * - restart dispatches → `restarts.jsonl`, a durable log with sequence
+ *   numbers, streamed to SSE subscribers (`GET /v1/restarts/stream`), who
+ *   resume after a reconnect with `Last-Event-ID`. A restart is appended at
+ *   most once (its `restartId` is remembered), so a re-publish after a crash
+ *   between publish and acknowledgement never reaches a client twice;
+ * - metrics → in-memory counters.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EVENT_RECORD_SCHEMA, type EventRecord } from '../core/index.ts';
+import type { EventQuery } from '../api/backend.ts';
+import { BUS_DETAIL_TYPES, type BusMessage, type EventSink, type MetricName, type RestartRequest } from '../ports.ts';
+
+/** A dispatched restart as the stream delivers it. */
+export interface StreamedRestart {
+  readonly seq: number;
+  readonly restartId: string;
+  readonly key: string;
+  readonly restartCount: number;
+  readonly restartAt: string;
+  readonly firedAt: string;
+  readonly recovered: boolean;
+}
+
+export type RestartListener = (restart: StreamedRestart) => void;
+
+export interface LocalEventLogOptions {
+  /** Directory for events.jsonl and restarts.jsonl; in memory only when omitted. */
+  readonly dir?: string;
+  /** Receives one readable line per event record (the console). */
+  readonly echo?: (line: string) => void;
+  /** Most event records kept in memory for queries. @default 200_000 */
+  readonly memoryLimit?: number;
+}
+
+export class LocalEventLog implements EventSink {
+  private readonly events: EventRecord[] = [];
+  private readonly restarts: StreamedRestart[] = [];
+  private readonly restartIds = new Set<string>();
+  private readonly listeners = new Set<RestartListener>();
+  private readonly counters = new Map<MetricName, number>();
+  private readonly eventsFile: string | undefined;
+  private readonly restartsFile: string | undefined;
+  private readonly memoryLimit: number;
+
+  constructor(private readonly options: LocalEventLogOptions = {}) {
+    this.memoryLimit = options.memoryLimit ?? 200_000;
+    if (options.dir) {
+      mkdirSync(options.dir, { recursive: true });
+      this.eventsFile = join(options.dir, 'events.jsonl');
+      this.restartsFile = join(options.dir, 'restarts.jsonl');
+      for (const event of readJsonLines<EventRecord & { schema?: string }>(this.eventsFile)) {
+        const { schema: _schema, ...record } = event;
+        this.remember(record);
+      }
+      for (const restart of readJsonLines<StreamedRestart>(this.restartsFile)) {
+        this.restarts.push(restart);
+        this.restartIds.add(restart.restartId);
+      }
+    }
+  }
+
+  record(events: readonly EventRecord[]): void {
+    if (events.length === 0) return;
+    if (this.eventsFile) {
+      appendFileSync(this.eventsFile, events.map((event) => `${JSON.stringify({ schema: EVENT_RECORD_SCHEMA, ...event })}\n`).join(''));
+    }
+    for (const event of events) {
+      this.remember(event);
+      this.options.echo?.(consoleLine(event));
+      if (event.type === 'Exited') this.count('ExitsReceived', 1);
+      if (event.type === 'RestartScheduled') this.count('RestartsScheduled', 1);
+      if (event.type === 'Restarted' || event.type === 'RestartRecovered') this.count('RestartsDispatched', 1);
+      if (event.type === 'RestartRecovered') this.count('RestartsRecovered', 1);
+    }
+  }
+
+  async publish(messages: readonly BusMessage[]): Promise<void> {
+    for (const message of messages) {
+      if (message.detailType !== BUS_DETAIL_TYPES.restartRequested) continue;
+      const request = message.detail as unknown as RestartRequest;
+      if (this.restartIds.has(request.restartId)) continue;
+      const restart: StreamedRestart = {
+        seq: (this.restarts.at(-1)?.seq ?? 0) + 1,
+        restartId: request.restartId,
+        key: request.key,
+        restartCount: request.restartCount,
+        restartAt: request.restartAt,
+        firedAt: request.firedAt,
+        recovered: request.recovered,
+      };
+      // Durable before anyone hears of it: a client that missed the live event
+      // (it was reconnecting, or the runtime died) gets it from the log.
+      if (this.restartsFile) appendFileSync(this.restartsFile, `${JSON.stringify(restart)}\n`);
+      this.restarts.push(restart);
+      this.restartIds.add(restart.restartId);
+      for (const listener of this.listeners) listener(restart);
+    }
+  }
+
+  metric(name: MetricName, value: number): void {
+    this.count(name, value);
+  }
+
+  /** Event records matching `query`, oldest first: the latest `limit` of them. */
+  query(query: EventQuery): EventRecord[] {
+    const since = query.since;
+    const matching = this.events.filter(
+      (event) =>
+        (query.type === undefined || event.type === query.type) &&
+        (query.key === undefined || event.key === query.key) &&
+        (since === undefined || Date.parse(event.time) >= since),
+    );
+    return matching.slice(-query.limit);
+  }
+
+  /** Restarts after sequence number `afterSeq`, for a stream resuming with Last-Event-ID. */
+  restartsAfter(afterSeq: number): StreamedRestart[] {
+    return this.restarts.filter((restart) => restart.seq > afterSeq);
+  }
+
+  /** The sequence number of the latest restart (0 when none). */
+  get lastRestartSeq(): number {
+    return this.restarts.at(-1)?.seq ?? 0;
+  }
+
+  subscribe(listener: RestartListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  counter(name: MetricName): number {
+    return this.counters.get(name) ?? 0;
+  }
+
+  private remember(event: EventRecord): void {
+    this.events.push(event);
+    if (this.events.length > this.memoryLimit) this.events.splice(0, this.events.length - this.memoryLimit);
+  }
+
+  private count(name: MetricName, value: number): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + value);
+  }
+}
+
+/** `12:00:11.000  BackOff           default/web-0/app  Back-off 10s restarting failed …` */
+export function consoleLine(event: EventRecord): string {
+  const time = event.time.slice(11, 23);
+  return `${time}  ${event.type.padEnd(16)}  ${event.namespace}/${event.pod}/${event.container}  ${event.message}`;
+}
+
+function readJsonLines<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, 'utf8');
+  // Terminate a line torn by a crash mid-write, so the next append starts clean.
+  if (text.length > 0 && !text.endsWith('\n')) appendFileSync(file, '\n');
+  const lines = text.split('\n');
+  const values: T[] = [];
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    try {
+      values.push(JSON.parse(line) as T);
+    } catch {
+      // A line torn by a crash mid-write: everything before it is intact.
+    }
+  }
+  return values;
+}

@@ -1,0 +1,225 @@
+/**
+ * The embedded local runtime (DESIGN §5): the production services and the
+ * same DynamoDB and Scheduler adapters, pointed at local endpoints — dynalite
+ * for the table, the local Scheduler endpoint for the coarse timer stage — with
+ * an in-process fine stage, the HTTP API, the sync loop and an on-disk event
+ * log. No AWS account, one process.
+ */
+import { mkdirSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { DynamoBackoffStore, ensureTable } from '../adapters/dynamodb/store.ts';
+import { parseRestartCallback, SchedulerRestartTimer } from '../adapters/scheduler/timer.ts';
+import { DEFAULT_SERVICE_CONFIG, type Precision } from '../config.ts';
+import type { BackoffPolicy, Clock } from '../core/index.ts';
+import { createServiceBackend } from '../services/backend.ts';
+import { errorDetails, type OperationalLog, type ServiceDeps } from '../services/deps.ts';
+import { fireRestart } from '../services/fire-restart.ts';
+import { sync, type SyncReport } from '../services/sync.ts';
+import { LOCAL_AWS_CONFIG, startDynalite, type LocalDynamo } from './dynalite.ts';
+import { LocalEventLog } from './event-log.ts';
+import { InProcessFineStage } from './fine-stage.ts';
+import { LocalSchedulerEndpoint } from './scheduler-endpoint.ts';
+import { startLocalServer, type LocalServer } from './server.ts';
+
+export const LOCAL_TABLE_NAME = 'restart-scheduler';
+export const LOCAL_SCHEDULE_GROUP = 'restart-scheduler';
+/** Stand-ins for the ARNs the schedules name on AWS: the local endpoint calls back in process. */
+const LOCAL_RESTART_TARGET = 'arn:aws:lambda:us-east-1:000000000000:function:restart-scheduler-restart';
+const LOCAL_SCHEDULER_ROLE = 'arn:aws:iam::000000000000:role/restart-scheduler-scheduler';
+
+export interface LocalRuntimeOptions {
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default 4750; 0 picks a free port */
+  readonly port?: number;
+  /** Where the table, schedules and logs live. @default './.restart-scheduler' */
+  readonly dataDir?: string;
+  /** Keep everything in memory (nothing survives the process). */
+  readonly inMemory?: boolean;
+  readonly policy?: BackoffPolicy;
+  /** @default 'second' */
+  readonly precision?: Precision;
+  /** @default 10 s */
+  readonly syncPeriodMs?: number;
+  /**
+   * How long past its instant an undispatched restart waits before the sync
+   * recovers it. The in-process fine stage is precise, so this is short.
+   * @default max(1 s, 2 × sync period)
+   */
+  readonly recoveryGraceMs?: number;
+  /** @default 5 s */
+  readonly dispatchLeaseMs?: number;
+  /** Bearer token required on every request (mandatory off loopback). */
+  readonly token?: string;
+  /** Permit a non-loopback host; requires `token`. */
+  readonly allowRemote?: boolean;
+  /** One readable line per event record (e.g. console.log). */
+  readonly echo?: (line: string) => void;
+  /** Operational warnings and errors. @default console.error */
+  readonly log?: OperationalLog;
+  readonly clock?: Clock;
+}
+
+export interface LocalRuntime {
+  readonly url: string;
+  readonly deps: ServiceDeps;
+  readonly eventLog: LocalEventLog;
+  /** Runs one sync now (the loop also runs on its own). */
+  syncNow(): Promise<SyncReport>;
+  /** Stops serving, timers and the sync loop, and closes the stores. */
+  close(): Promise<void>;
+}
+
+export class RemoteBindError extends Error {
+  override readonly name = 'RemoteBindError';
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host) && !(options.allowRemote && options.token)) {
+    throw new RemoteBindError(
+      `refusing to listen on ${host}: the local runtime binds to loopback unless --allow-remote and --token are both given`,
+    );
+  }
+  const clock = options.clock ?? { now: () => Date.now() };
+  const syncPeriodMs = options.syncPeriodMs ?? 10_000;
+  const log = options.log ?? consoleLog;
+  const dataDir = options.inMemory ? undefined : resolve(options.dataDir ?? '.restart-scheduler');
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const close = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        log.warn('closing the local runtime', errorDetails(error));
+      }
+    }
+  };
+
+  try {
+    const dynamo: LocalDynamo = await startDynalite(dataDir ? { path: join(dataDir, 'dynamodb') } : {});
+    cleanups.push(() => dynamo.close());
+    await ensureTable(dynamo.client, LOCAL_TABLE_NAME);
+    const store = new DynamoBackoffStore({ client: dynamo.client, tableName: LOCAL_TABLE_NAME, clock });
+    const eventLog = new LocalEventLog({ ...(dataDir ? { dir: dataDir } : {}), ...(options.echo ? { echo: options.echo } : {}) });
+
+    // The timers call back into the services, which hold the timers: `deps` is
+    // assigned below, before any timer can fire.
+    let deps: ServiceDeps | undefined;
+    const dispatch = async (callback: { key: string; restartCount: number }) => {
+      try {
+        await fireRestart(deps!, callback);
+      } catch (error) {
+        // The restart stays undispatched; the sync recovers it.
+        log.error('restart callback failed', { ...callback, ...errorDetails(error) });
+      }
+    };
+    const fineStage = new InProcessFineStage(dispatch);
+    cleanups.push(() => fineStage.close());
+    const scheduler = new LocalSchedulerEndpoint({
+      groups: [LOCAL_SCHEDULE_GROUP],
+      ...(dataDir ? { dataFile: join(dataDir, 'schedules.json') } : {}),
+      now: clock.now,
+      onFire: async (schedule) => dispatch(parseRestartCallback(schedule.Target.Input ?? '')),
+    });
+    const { url: schedulerUrl } = await scheduler.listen(0, '127.0.0.1');
+    cleanups.push(() => scheduler.close());
+    const schedulerClient = new SchedulerClient({ ...LOCAL_AWS_CONFIG, endpoint: schedulerUrl });
+    cleanups.push(() => schedulerClient.destroy());
+
+    const precision = options.precision ?? 'second';
+    deps = {
+      store,
+      timer: new SchedulerRestartTimer({
+        scheduler: schedulerClient,
+        fineStage,
+        groupName: LOCAL_SCHEDULE_GROUP,
+        targetArn: LOCAL_RESTART_TARGET,
+        roleArn: LOCAL_SCHEDULER_ROLE,
+        precision,
+      }),
+      sink: eventLog,
+      clock,
+      random: Math.random,
+      config: {
+        ...DEFAULT_SERVICE_CONFIG,
+        ...(options.policy ? { policy: options.policy } : {}),
+        precision,
+        recoveryGraceMs: options.recoveryGraceMs ?? Math.max(1_000, 2 * syncPeriodMs),
+        dispatchLeaseMs: options.dispatchLeaseMs ?? 5_000,
+      },
+      log,
+    };
+    const serviceDeps = deps;
+
+    // The fine stage lives in this process: restarts it held when the previous
+    // process died are re-armed from the store.
+    await rearmWaitingRestarts(serviceDeps);
+
+    const backend = createServiceBackend(serviceDeps, { listEvents: async (query) => eventLog.query(query) });
+    const server: LocalServer = await startLocalServer({
+      host,
+      port: options.port ?? 4750,
+      backend,
+      eventLog,
+      ...(options.token ? { token: options.token } : {}),
+    });
+    cleanups.push(() => server.close());
+
+    let running: Promise<SyncReport> | undefined;
+    const syncNow = async (): Promise<SyncReport> => {
+      // One sync at a time: a slow run is not overlapped by the next tick.
+      running ??= sync(serviceDeps).finally(() => {
+        running = undefined;
+      });
+      return running;
+    };
+    const loop = setInterval(() => {
+      syncNow().catch((error: unknown) => log.error('sync failed', errorDetails(error)));
+    }, syncPeriodMs);
+    cleanups.push(async () => {
+      clearInterval(loop);
+      await running?.catch(() => undefined);
+    });
+
+    return { url: server.url, deps: serviceDeps, eventLog, syncNow, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Hands every waiting restart to the fine stage again (overdue ones fire at once). */
+async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
+  let rearmed = 0;
+  const now = deps.clock.now();
+  for (let shard = 0; shard < deps.store.shards; shard++) {
+    let cursor: string | undefined;
+    do {
+      const page = await deps.store.listWaiting(shard, cursor);
+      cursor = page.cursor;
+      for (const state of page.items) {
+        const restart = state.restart;
+        if (restart?.status !== 'waiting') continue;
+        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: restart.restartAt }, now);
+        rearmed++;
+      }
+    } while (cursor);
+  }
+  return rearmed;
+}
+
+const consoleLog: OperationalLog = {
+  warn: (message, details) => console.error(`warning: ${message}`, details ? JSON.stringify(details) : ''),
+  error: (message, details) => console.error(`error: ${message}`, details ? JSON.stringify(details) : ''),
+};

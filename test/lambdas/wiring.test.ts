@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { serviceConfig, wire } from '../../lambdas/wiring.ts';
+import { createHandler as createSyncHandler } from '../../lambdas/sync.ts';
+import { ConfigError, ENV } from '../../lib/config.ts';
+import { createHarness, T0 } from '../support/pipeline.ts';
+import { lambdaDeps } from '../support/lambda.ts';
+
+describe('serviceConfig', () => {
+  it('reads the policy, precision and namespace defaults from the environment', () => {
+    const config = serviceConfig({
+      [ENV.initialBackoff]: '1s',
+      [ENV.maxBackoff]: '1m',
+      [ENV.precision]: 'minute',
+      [ENV.namespaceDefaults]: JSON.stringify({ batch: { restartPolicy: 'OnFailure', maxBackoff: '30s' } }),
+    });
+    expect(config.policy).toEqual({ initialMs: 1_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 });
+    expect(config.precision).toBe('minute');
+    expect(config.namespaces.batch).toEqual({ restartPolicy: 'OnFailure', policy: { initialMs: 10_000, maxMs: 30_000, resetAfterMs: 60_000, jitterFactor: 0 } });
+  });
+
+  it('defaults to the kubelet policy with second precision', () => {
+    expect(serviceConfig({})).toMatchObject({ policy: { initialMs: 10_000, maxMs: 300_000 }, precision: 'second' });
+  });
+
+  it.each([
+    [{ [ENV.maxBackoff]: '5x' }, /policy: max: invalid duration "5x"/],
+    [{ [ENV.precision]: 'hour' }, /TIMER_PRECISION: expected one of second, minute/],
+    [{ [ENV.recoveryGrace]: 'soon' }, /RECOVERY_GRACE: invalid duration "soon"/],
+    [{ [ENV.namespaceDefaults]: '{' }, /NAMESPACE_DEFAULTS: not JSON/],
+    [{ [ENV.namespaceDefaults]: '{"ns": {"restartPolicy": "Sometimes"}}' }, /NAMESPACE_DEFAULTS.ns.restartPolicy/],
+  ])('rejects %j with an error naming the variable', (env, message) => {
+    expect(() => serviceConfig(env)).toThrow(ConfigError);
+    expect(() => serviceConfig(env)).toThrow(message);
+  });
+});
+
+describe('wire', () => {
+  it('names the missing variable', () => {
+    expect(() => wire({ [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' })).toThrow('TABLE_NAME is not set');
+  });
+});
+
+describe('sync handler', () => {
+  it('runs one sync and flushes metrics', async () => {
+    const h = await createHarness();
+    try {
+      const { deps, flushes } = lambdaDeps(h);
+      h.clock.set(T0);
+      expect(await createSyncHandler(deps)()).toMatchObject({ waiting: 0, recovered: 0, collected: 0 });
+      expect(flushes()).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+});
