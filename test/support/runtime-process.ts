@@ -1,0 +1,61 @@
+/**
+ * Starts `restart-scheduler local` as a child process, as a user would, and
+ * waits for its "listening on" line.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../bin/restart-scheduler.js', import.meta.url));
+
+/** initial 100ms, max 800ms, sync every 100ms: the fast policy of the runtime tests. */
+export const FAST_POLICY_ARGS = ['--initial-backoff', '100ms', '--max-backoff', '800ms', '--sync-period', '100ms'];
+
+export interface RuntimeProcess {
+  readonly url: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Everything printed so far, stdout and stderr. */
+  output(): string;
+  /** SIGTERM (or another signal), resolving with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** kill -9: no clean-up at all. */
+  kill9(): Promise<void>;
+}
+
+export async function startRuntimeProcess(args: readonly string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RuntimeProcess> {
+  const child = spawn(process.execPath, [CLI, 'local', '--port', '0', '--quiet', ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`runtime did not start in time:\n${output}`)), options.timeoutMs ?? 20_000);
+    const check = () => {
+      const match = /restart-scheduler listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`runtime exited with ${code} before listening:\n${output}`));
+    });
+  });
+  return {
+    url,
+    child,
+    output: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      child.kill(signal);
+      return exited;
+    },
+    kill9: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
