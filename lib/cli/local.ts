@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { PRECISIONS, type Precision } from '../config.ts';
-import { describeBackoffPolicy, parseDuration } from '../core/index.ts';
+import { describeBackoffPolicy, formatDuration, parseDuration, simulateTimeline } from '../core/index.ts';
 import { RemoteBindError, startLocalRuntime } from '../local/runtime.ts';
 import { flagParser, UsageError } from './errors.ts';
 import { policyOptions, resolvePolicyFlags, type PolicyFlags } from './policy-flags.ts';
@@ -59,6 +59,8 @@ export function registerLocal(program: Command, print: (text: string) => void): 
         throw error;
       }
       print(`policy ${flags.policy}: ${describeBackoffPolicy(policy)}; precision ${flags.precision}; data ${flags.inMemory ? 'in memory' : flags.dataDir}`);
+      const delays = simulateTimeline(policy, Array(8).fill(0)).map((step) => formatDuration(step.delayMs));
+      print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
       print(`restart-scheduler listening on ${runtime.url}`);
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
