@@ -5,6 +5,7 @@
 import { containerKey, eventRecord, formatPod, parseContainerKey, type Decision, type ExitEvent } from '../core/index.ts';
 import { RetryableError, type ApiBackend, type EventQuery } from '../api/backend.ts';
 import { errorDetails, WriteContentionError, type ServiceDeps } from './deps.ts';
+import { forEachConcurrently } from './concurrency.ts';
 import { handleExit } from './handle-exit.ts';
 
 /** Containers of one batch handled at the same time; one container's exits always run in order. */
@@ -60,13 +61,9 @@ async function submitInOrder(deps: ServiceDeps, events: readonly ExitEvent[]): P
     const key = containerKey(event);
     byContainer.set(key, [...(byContainer.get(key) ?? []), index]);
   });
-  const queues = [...byContainer.values()];
-  const workers = Array.from({ length: Math.min(BATCH_CONCURRENCY, queues.length) }, async () => {
-    for (let queue = queues.shift(); queue; queue = queues.shift()) {
-      for (const index of queue) decisions[index] = await handleExit(deps, events[index]!);
-    }
+  await forEachConcurrently([...byContainer.values()], BATCH_CONCURRENCY, async (queue) => {
+    for (const index of queue) decisions[index] = await handleExit(deps, events[index]!);
   });
-  await Promise.all(workers);
   return decisions;
 }
 

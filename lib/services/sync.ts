@@ -1,7 +1,11 @@
 import { backOffEventMessage, eventRecord, type ContainerState, type EventRecord } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type BusMessage } from '../ports.ts';
 import { errorDetails, type ServiceDeps } from './deps.ts';
+import { forEachConcurrently } from './concurrency.ts';
 import { fireRestart } from './fire-restart.ts';
+
+/** Overdue restarts recovered at once by one sync run. */
+const RECOVERY_CONCURRENCY = 16;
 
 export interface SyncReport {
   /** Containers read from the waiting index. */
@@ -41,6 +45,7 @@ export async function sync(deps: ServiceDeps): Promise<SyncReport> {
   let itemsRead = 0;
   const backOff: EventRecord[] = [];
   const messages: BusMessage[] = [];
+  const overdueRestarts: { key: string; restartCount: number }[] = [];
 
   for (let shard = 0; shard < store.shards; shard++) {
     let cursor: string | undefined;
@@ -58,12 +63,7 @@ export async function sync(deps: ServiceDeps): Promise<SyncReport> {
             ? now >= restart.restartAt + config.recoveryGraceMs
             : now >= (restart.claimedAt ?? 0) + config.dispatchLeaseMs;
         if (overdue) {
-          try {
-            if ((await fireRestart(deps, { key: state.key, restartCount: restart.restartCount }, { recovered: true })) === 'Recovered') recovered++;
-          } catch (error) {
-            failures++;
-            deps.log.error('recovering an overdue restart failed; the next sync retries', { key: state.key, ...errorDetails(error) });
-          }
+          overdueRestarts.push({ key: state.key, restartCount: restart.restartCount });
         } else if (state.state === 'CrashLoopBackOff' && restart.status === 'waiting') {
           backOff.push(backOffRecord(state, now));
           messages.push({ detailType: BUS_DETAIL_TYPES.crashLoopBackOff, detail: backOffDetail(state) });
@@ -71,6 +71,16 @@ export async function sync(deps: ServiceDeps): Promise<SyncReport> {
       }
     } while (cursor);
   }
+
+  // After an outage many restarts can be overdue at once: recover them in parallel.
+  await forEachConcurrently(overdueRestarts, RECOVERY_CONCURRENCY, async (ref) => {
+    try {
+      if ((await fireRestart(deps, ref, { recovered: true })) === 'Recovered') recovered++;
+    } catch (error) {
+      failures++;
+      deps.log.error('recovering an overdue restart failed; the next sync retries', { key: ref.key, ...errorDetails(error) });
+    }
+  });
 
   deps.sink.record(backOff);
   deps.sink.metric('ContainersInCrashLoopBackOff', backOff.length);
