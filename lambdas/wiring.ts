@@ -17,12 +17,11 @@ import {
   DEFAULT_SERVICE_CONFIG,
   durationSetting,
   ENV,
+  parseNamespaceDefaults,
   policySetting,
   precisionSetting,
-  type NamespaceDefaults,
   type ServiceConfig,
 } from '../lib/config.ts';
-import { RESTART_POLICIES, type RestartPolicy } from '../lib/core/index.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/ports.ts';
 import type { ServiceDeps } from '../lib/services/deps.ts';
 
@@ -100,50 +99,11 @@ export function serviceConfig(env: Env): ServiceConfig {
   return {
     ...DEFAULT_SERVICE_CONFIG,
     policy,
-    namespaces: namespaceDefaults(env[ENV.namespaceDefaults]),
+    namespaces: parseNamespaceDefaults(ENV.namespaceDefaults, env[ENV.namespaceDefaults]),
     precision: precisionSetting(ENV.precision, env[ENV.precision], DEFAULT_SERVICE_CONFIG.precision),
     recoveryGraceMs: durationSetting(ENV.recoveryGrace, env[ENV.recoveryGrace], DEFAULT_SERVICE_CONFIG.recoveryGraceMs),
     dispatchLeaseMs: durationSetting(ENV.dispatchLease, env[ENV.dispatchLease], DEFAULT_SERVICE_CONFIG.dispatchLeaseMs),
   };
-}
-
-/**
- * `NAMESPACE_DEFAULTS`: JSON such as
- * `{"batch": {"initialBackoff": "1s", "maxBackoff": "1m", "restartPolicy": "OnFailure"}}`.
- */
-function namespaceDefaults(json: string | undefined): Record<string, NamespaceDefaults> {
-  if (!json) return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch (error) {
-    throw new ConfigError(`${ENV.namespaceDefaults}: not JSON (${(error as Error).message})`);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${ENV.namespaceDefaults}: expected an object of namespaces`);
-  const result: Record<string, NamespaceDefaults> = {};
-  for (const [namespace, value] of Object.entries(parsed as Record<string, Record<string, unknown>>)) {
-    const where = `${ENV.namespaceDefaults}.${namespace}`;
-    const restartPolicy = value?.restartPolicy;
-    if (restartPolicy !== undefined && !(RESTART_POLICIES as readonly unknown[]).includes(restartPolicy)) {
-      throw new ConfigError(`${where}.restartPolicy: expected one of ${RESTART_POLICIES.join(', ')}`);
-    }
-    const hasPolicy = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter'].some((field) => value?.[field] !== undefined);
-    result[namespace] = {
-      ...(restartPolicy ? { restartPolicy: restartPolicy as RestartPolicy } : {}),
-      ...(hasPolicy
-        ? {
-            policy: policySetting(where, {
-              ...(value.preset !== undefined ? { preset: value.preset as 'kubelet' } : {}),
-              ...(value.initialBackoff !== undefined ? { initial: value.initialBackoff as string } : {}),
-              ...(value.maxBackoff !== undefined ? { max: value.maxBackoff as string } : {}),
-              ...(value.resetAfter !== undefined ? { resetAfter: value.resetAfter as string } : {}),
-              ...(value.jitter !== undefined ? { jitterFactor: Number(value.jitter) } : {}),
-            }),
-          }
-        : {}),
-    };
-  }
-  return result;
 }
 
 function required(env: Env, name: string): string {

@@ -3,8 +3,11 @@
  * Lambda wiring reads them from (the CDK stack sets the same names).
  */
 import {
+  BACKOFF_PRESET_NAMES,
   parseDuration,
   resolveBackoffPolicy,
+  RESTART_POLICIES,
+  type BackoffPresetName,
   type BackoffPolicy,
   type BackoffPolicyInput,
   type ExitEvent,
@@ -107,3 +110,65 @@ export function policySetting(name: string, input: BackoffPolicyInput): BackoffP
 export function policyFor(exit: ExitEvent, config: ServiceConfig): BackoffPolicy {
   return exit.backoffPolicy ?? config.namespaces[exit.namespace]?.policy ?? config.policy;
 }
+
+/**
+ * Per-namespace defaults, as JSON (or its parsed value) such as
+ * `{"batch": {"initialBackoff": "1s", "maxBackoff": "1m", "restartPolicy": "OnFailure"}}`.
+ * `setting` names where the value came from, for errors. The Lambda wiring and
+ * the CDK stack (at synth time) both validate with this.
+ */
+export function parseNamespaceDefaults(setting: string, value: unknown): Record<string, NamespaceDefaults> {
+  if (value === undefined || value === null || value === '') return {};
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch (error) {
+      throw new ConfigError(`${setting}: not valid JSON (${(error as Error).message})`);
+    }
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${setting}: expected an object keyed by namespace`);
+  const result: Record<string, NamespaceDefaults> = {};
+  for (const [namespace, entry] of Object.entries(parsed as Record<string, unknown>)) {
+    const where = `${setting}.${namespace}`;
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new ConfigError(`${where}: expected an object`);
+    const fields = entry as Record<string, unknown>;
+    const unknownField = Object.keys(fields).find((field) => !NAMESPACE_DEFAULT_FIELDS.includes(field));
+    if (unknownField) throw new ConfigError(`${where}.${unknownField}: unknown setting; use ${NAMESPACE_DEFAULT_FIELDS.join(', ')}`);
+    const restartPolicy = fields.restartPolicy;
+    if (restartPolicy !== undefined && !(RESTART_POLICIES as readonly unknown[]).includes(restartPolicy)) {
+      throw new ConfigError(`${where}.restartPolicy: expected one of ${RESTART_POLICIES.join(', ')}`);
+    }
+    const durationOf = (field: string) => {
+      const raw = fields[field];
+      if (raw === undefined) return undefined;
+      if (typeof raw !== 'string' && typeof raw !== 'number') throw new ConfigError(`${where}.${field}: expected a duration such as "10s"`);
+      return raw;
+    };
+    const initial = durationOf('initialBackoff');
+    const max = durationOf('maxBackoff');
+    const resetAfter = durationOf('resetAfter');
+    const preset = fields.preset;
+    if (preset !== undefined && !(BACKOFF_PRESET_NAMES as readonly unknown[]).includes(preset)) {
+      throw new ConfigError(`${where}.preset: expected one of ${BACKOFF_PRESET_NAMES.join(', ')}`);
+    }
+    const hasPolicy = [preset, initial, max, resetAfter, fields.jitter].some((field) => field !== undefined);
+    result[namespace] = {
+      ...(restartPolicy ? { restartPolicy: restartPolicy as RestartPolicy } : {}),
+      ...(hasPolicy
+        ? {
+            policy: policySetting(where, {
+              ...(preset !== undefined ? { preset: preset as BackoffPresetName } : {}),
+              ...(initial !== undefined ? { initial } : {}),
+              ...(max !== undefined ? { max } : {}),
+              ...(resetAfter !== undefined ? { resetAfter } : {}),
+              ...(fields.jitter !== undefined ? { jitterFactor: Number(fields.jitter) } : {}),
+            }),
+          }
+        : {}),
+    };
+  }
+  return result;
+}
+
+const NAMESPACE_DEFAULT_FIELDS = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter', 'restartPolicy'];

@@ -58,11 +58,8 @@ export function registerLocal(program: Command, print: (text: string) => void): 
         if (error instanceof RemoteBindError) throw new UsageError(error.message);
         throw error;
       }
-      print(`policy ${flags.policy}: ${describeBackoffPolicy(policy)}; precision ${flags.precision}; data ${flags.inMemory ? 'in memory' : flags.dataDir}`);
-      const delays = simulateTimeline(policy, Array(8).fill(0)).map((step) => formatDuration(step.delayMs));
-      print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
-      print(`restart-scheduler listening on ${runtime.url}`);
-      await new Promise<void>((resolve) => {
+      // Handlers first: a signal sent the moment "listening" appears must find them.
+      const stopped = new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -72,6 +69,11 @@ export function registerLocal(program: Command, print: (text: string) => void): 
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      print(`policy ${flags.policy}: ${describeBackoffPolicy(policy)}; precision ${flags.precision}; data ${flags.inMemory ? 'in memory' : flags.dataDir}`);
+      const delays = simulateTimeline(policy, Array(8).fill(0)).map((step) => formatDuration(step.delayMs));
+      print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
+      print(`restart-scheduler listening on ${runtime.url}`);
+      await stopped;
     });
 }
 

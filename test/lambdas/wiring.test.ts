@@ -26,7 +26,8 @@ describe('serviceConfig', () => {
     [{ [ENV.maxBackoff]: '5x' }, /policy: max: invalid duration "5x"/],
     [{ [ENV.precision]: 'hour' }, /TIMER_PRECISION: expected one of second, minute/],
     [{ [ENV.recoveryGrace]: 'soon' }, /RECOVERY_GRACE: invalid duration "soon"/],
-    [{ [ENV.namespaceDefaults]: '{' }, /NAMESPACE_DEFAULTS: not JSON/],
+    [{ [ENV.namespaceDefaults]: '{' }, /NAMESPACE_DEFAULTS: not valid JSON/],
+    [{ [ENV.namespaceDefaults]: '{"ns": {"maxBackof": "1m"}}' }, /NAMESPACE_DEFAULTS.ns.maxBackof: unknown setting/],
     [{ [ENV.namespaceDefaults]: '{"ns": {"restartPolicy": "Sometimes"}}' }, /NAMESPACE_DEFAULTS.ns.restartPolicy/],
   ])('rejects %j with an error naming the variable', (env, message) => {
     expect(() => serviceConfig(env)).toThrow(ConfigError);

@@ -43,7 +43,7 @@ describe('local runtime security', () => {
     const url = runtime.url.replace('0.0.0.0', '127.0.0.1');
     const post = (headers: Record<string, string>) =>
       fetch(`${url}/v1/exits`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(exit) });
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cret' }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cret' }] as Record<string, string>[]) {
       const response = await post(headers);
       expect(response.status).toBe(401);
       expect(await response.json()).toMatchObject({ error: 'Unauthorized' });

@@ -1,0 +1,109 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { TABLE_SCHEMA } from '../adapters/dynamodb/schema.ts';
+
+export type TableAction = 'GetItem' | 'PutItem' | 'DeleteItem' | 'Query' | 'Scan';
+export type IndexAction = 'Query';
+export type IndexKey = keyof typeof TABLE_SCHEMA.indexes;
+
+export interface BackoffTableProps {
+  /**
+   * What happens to the table (and its data) when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Encryption at rest. `CUSTOMER_MANAGED` creates a key with rotation and
+   * grants the handlers the KMS actions DynamoDB needs on their behalf.
+   * @default dynamodb.TableEncryption.AWS_MANAGED
+   */
+  readonly encryption?: dynamodb.TableEncryption;
+}
+
+/** Grants on the table: actions on the table itself, and actions on named indexes. */
+export interface TableGrant {
+  readonly table?: readonly TableAction[];
+  readonly indexes?: { readonly actions: readonly IndexAction[]; readonly names: readonly IndexKey[] };
+}
+
+/**
+ * The back-off table (DESIGN §3): one item per container, on-demand,
+ * point-in-time recovery, encrypted, DynamoDB TTL as kubelet's `gc`, and the
+ * two sparse indexes of TABLE_SCHEMA.
+ */
+export class BackoffTable extends Construct {
+  readonly table: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: BackoffTableProps = {}) {
+    super(scope, id);
+    const attribute = (key: { name: string; type: 'S' | 'N' }): dynamodb.Attribute => ({
+      name: key.name,
+      type: key.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
+    });
+    const encryption = props.encryption ?? dynamodb.TableEncryption.AWS_MANAGED;
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: attribute(TABLE_SCHEMA.partitionKey),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption,
+      timeToLiveAttribute: TABLE_SCHEMA.ttlAttribute,
+      // With CUSTOMER_MANAGED and no key given, the table creates its own key with rotation on.
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    for (const index of Object.values(TABLE_SCHEMA.indexes)) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: attribute(index.partitionKey),
+        sortKey: attribute(index.sortKey),
+        projectionType: index.projection === 'ALL' ? dynamodb.ProjectionType.ALL : dynamodb.ProjectionType.KEYS_ONLY,
+      });
+    }
+  }
+
+  get tableName(): string {
+    return this.table.tableName;
+  }
+
+  /** The ARN of one index, exactly (no `index/*`). */
+  indexArn(index: IndexKey): string {
+    return `${this.table.tableArn}/index/${TABLE_SCHEMA.indexes[index].indexName}`;
+  }
+
+  /**
+   * Grants exactly the listed DynamoDB actions, on the table and on the named
+   * indexes only; with a customer-managed key, the KMS actions those calls
+   * need, limited to calls DynamoDB makes on the grantee's behalf.
+   */
+  grant(grantee: iam.IGrantable, grant: TableGrant): void {
+    const tableActions = grant.table ?? [];
+    if (tableActions.length > 0) {
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: tableActions.map((action) => `dynamodb:${action}`),
+        resourceArns: [this.table.tableArn],
+      });
+    }
+    if (grant.indexes && grant.indexes.actions.length > 0) {
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: grant.indexes.actions.map((action) => `dynamodb:${action}`),
+        resourceArns: grant.indexes.names.map((name) => this.indexArn(name)),
+      });
+    }
+    const key = this.table.encryptionKey;
+    if (key) {
+      const writes = tableActions.some((action) => action === 'PutItem' || action === 'DeleteItem');
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: writes
+            ? ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']
+            : ['kms:Decrypt', 'kms:DescribeKey'],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
+  }
+}
