@@ -125,6 +125,7 @@ export interface RestartRequest {
   readonly pod: string;
   readonly podUid?: string;
   readonly container: string;
+  readonly containerHash?: string;
   readonly restartCount: number;
   /** ISO-8601. */
   readonly restartAt: string;
@@ -135,6 +136,12 @@ export interface RestartRequest {
 /** CloudWatch identity of the metrics: namespace and the one dimension Powertools adds. */
 export const METRICS_NAMESPACE = 'RestartScheduler';
 export const SERVICE_NAME = 'restart-scheduler';
+
+/** A dispatched restart as the local runtime's restart stream delivers it (SSE `id:` = `seq`). */
+export interface RestartNotice extends Pick<RestartRequest, 'restartId' | 'key' | 'restartCount' | 'restartAt' | 'firedAt' | 'recovered'> {
+  /** The restart's position in the durable restart log, from 1. */
+  readonly seq: number;
+}
 
 export const METRIC_NAMES = [
   'ExitsReceived',

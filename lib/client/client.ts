@@ -6,6 +6,9 @@
  */
 import type { ContainerView, DecisionView } from '../api/views.ts';
 import type { EventRecord } from '../core/index.ts';
+import type { RestartNotice } from '../ports.ts';
+
+export type { RestartNotice } from '../ports.ts';
 
 /** One wire-format exit event (times as ISO-8601 strings or epoch ms). */
 export interface ExitEventInput {
@@ -23,18 +26,6 @@ export interface ExitEventInput {
   readonly restartPolicyRules?: readonly unknown[];
   readonly maxRestarts?: number;
   readonly backoffPolicy?: Record<string, unknown>;
-}
-
-/** A dispatched restart as `GET /v1/restarts/stream` delivers it. */
-export interface RestartNotice {
-  /** The stream's sequence number (its SSE id). */
-  readonly seq: number;
-  readonly restartId: string;
-  readonly key: string;
-  readonly restartCount: number;
-  readonly restartAt: string;
-  readonly firedAt: string;
-  readonly recovered: boolean;
 }
 
 /** Signs a request (SigV4 for the AWS deployment); returns the headers to send. */

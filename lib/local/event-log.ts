@@ -14,20 +14,9 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_RECORD_SCHEMA, type EventRecord } from '../core/index.ts';
 import type { EventQuery } from '../api/backend.ts';
-import { BUS_DETAIL_TYPES, type BusMessage, type EventSink, type MetricName, type RestartRequest } from '../ports.ts';
+import { BUS_DETAIL_TYPES, type BusMessage, type EventSink, type MetricName, type RestartNotice, type RestartRequest } from '../ports.ts';
 
-/** A dispatched restart as the stream delivers it. */
-export interface StreamedRestart {
-  readonly seq: number;
-  readonly restartId: string;
-  readonly key: string;
-  readonly restartCount: number;
-  readonly restartAt: string;
-  readonly firedAt: string;
-  readonly recovered: boolean;
-}
-
-export type RestartListener = (restart: StreamedRestart) => void;
+export type RestartListener = (restart: RestartNotice) => void;
 
 export interface LocalEventLogOptions {
   /** Directory for events.jsonl and restarts.jsonl; in memory only when omitted. */
@@ -40,7 +29,7 @@ export interface LocalEventLogOptions {
 
 export class LocalEventLog implements EventSink {
   private readonly events: EventRecord[] = [];
-  private readonly restarts: StreamedRestart[] = [];
+  private readonly restarts: RestartNotice[] = [];
   private readonly restartIds = new Set<string>();
   private readonly listeners = new Set<RestartListener>();
   private readonly counters = new Map<MetricName, number>();
@@ -58,7 +47,7 @@ export class LocalEventLog implements EventSink {
         const { schema: _schema, ...record } = event;
         this.remember(record);
       }
-      for (const restart of readJsonLines<StreamedRestart>(this.restartsFile)) {
+      for (const restart of readJsonLines<RestartNotice>(this.restartsFile)) {
         this.restarts.push(restart);
         this.restartIds.add(restart.restartId);
       }
@@ -85,7 +74,7 @@ export class LocalEventLog implements EventSink {
       if (message.detailType !== BUS_DETAIL_TYPES.restartRequested) continue;
       const request = message.detail as unknown as RestartRequest;
       if (this.restartIds.has(request.restartId)) continue;
-      const restart: StreamedRestart = {
+      const restart: RestartNotice = {
         seq: (this.restarts.at(-1)?.seq ?? 0) + 1,
         restartId: request.restartId,
         key: request.key,
@@ -120,7 +109,7 @@ export class LocalEventLog implements EventSink {
   }
 
   /** Restarts after sequence number `afterSeq`, for a stream resuming with Last-Event-ID. */
-  restartsAfter(afterSeq: number): StreamedRestart[] {
+  restartsAfter(afterSeq: number): RestartNotice[] {
     return this.restarts.filter((restart) => restart.seq > afterSeq);
   }
 

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { ApiBackend } from '../api/backend.ts';
 import { errorResponse } from '../api/protocol.ts';
 import { API_LIMITS, handleApiRequest, type ApiLimits, type ApiResponse } from '../api/router.ts';
-import type { LocalEventLog, StreamedRestart } from './event-log.ts';
+import type { RestartNotice } from '../ports.ts';
+import type { LocalEventLog } from './event-log.ts';
 
 export const RESTART_STREAM_PATH = '/v1/restarts/stream';
 /** Keeps idle SSE connections (and proxies in between) alive. */
@@ -81,7 +82,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     }
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     response.write(': restart-scheduler restart stream\n\n');
-    const deliver = (restart: StreamedRestart) => {
+    const deliver = (restart: RestartNotice) => {
       if (key === undefined || restart.key === key) response.write(sseEvent(restart));
     };
     // Subscribe before replaying, and skip duplicates, so nothing falls in between.
@@ -118,7 +119,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   };
 }
 
-export function sseEvent(restart: StreamedRestart): string {
+export function sseEvent(restart: RestartNotice): string {
   const { seq, ...data } = restart;
   return `id: ${seq}\nevent: restart\ndata: ${JSON.stringify(data)}\n\n`;
 }

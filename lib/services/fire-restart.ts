@@ -1,4 +1,4 @@
-import { eventRecord, formatPod, type ContainerState, type PendingRestart } from '../core/index.ts';
+import { eventRecord, formatPod, pickRef, type ContainerState, type PendingRestart } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type RestartRequest } from '../ports.ts';
 import { errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
 
@@ -96,10 +96,7 @@ function restartRequest(state: ContainerState, restart: PendingRestart, now: num
   return {
     restartId: `${state.key}#${restart.restartCount}`,
     key: state.key,
-    namespace: state.namespace,
-    pod: state.pod,
-    ...(state.podUid ? { podUid: state.podUid } : {}),
-    container: state.container,
+    ...pickRef(state),
     restartCount: restart.restartCount,
     restartAt: new Date(restart.restartAt).toISOString(),
     firedAt: new Date(now).toISOString(),

@@ -1,4 +1,4 @@
-import { containerKey, planExit, type Decision, type ExitPlan } from '../core/index.ts';
+import { containerKey, pickRef, planExit, type Decision, type ExitPlan } from '../core/index.ts';
 import { policyFor } from '../config.ts';
 import { BUS_DETAIL_TYPES } from '../ports.ts';
 import { errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
@@ -60,10 +60,7 @@ async function announce(deps: ServiceDeps, plan: ExitPlan): Promise<void> {
         detailType: BUS_DETAIL_TYPES.terminated,
         detail: {
           key: state.key,
-          namespace: state.namespace,
-          pod: state.pod,
-          ...(state.podUid ? { podUid: state.podUid } : {}),
-          container: state.container,
+          ...pickRef(state),
           exitCode: state.lastExit?.exitCode,
           reason: decision.reason,
           restartCount: decision.restartCount,

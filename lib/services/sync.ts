@@ -1,4 +1,4 @@
-import { backOffEventMessage, eventRecord, type ContainerState, type EventRecord } from '../core/index.ts';
+import { backOffEventMessage, eventRecord, pickRef, type ContainerState, type EventRecord } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type BusMessage } from '../ports.ts';
 import { errorDetails, type ServiceDeps } from './deps.ts';
 import { forEachConcurrently } from './concurrency.ts';
@@ -124,10 +124,7 @@ function backOffRecord(state: ContainerState, now: number): EventRecord {
 function backOffDetail(state: ContainerState): Record<string, unknown> {
   return {
     key: state.key,
-    namespace: state.namespace,
-    pod: state.pod,
-    ...(state.podUid ? { podUid: state.podUid } : {}),
-    container: state.container,
+    ...pickRef(state),
     restartCount: state.restartCount,
     restartAt: state.restart ? new Date(state.restart.restartAt).toISOString() : null,
     message: backOffEventMessage(state, delayInForce(state)),
