@@ -26,6 +26,14 @@ export interface ContainerFilter {
   readonly cursor?: string;
 }
 
+/** `list` (or an index read) was given a cursor it did not hand out. */
+export class InvalidCursorError extends Error {
+  constructor(cursor: string) {
+    super(`invalid cursor ${JSON.stringify(cursor.slice(0, 64))}`);
+    this.name = 'InvalidCursorError';
+  }
+}
+
 export interface ContainerPage {
   readonly items: readonly ContainerState[];
   readonly cursor?: string;

@@ -4,6 +4,7 @@
  * interface, so the same router serves the Lambda and the local runtime.
  */
 import type { ContainerFilter, ContainerPage } from '../ports.ts';
+import type { Issue } from './protocol.ts';
 import type { ContainerState, Decision, EventRecord, EventType, ExitEvent } from '../core/index.ts';
 
 export interface EventQuery {
@@ -34,4 +35,12 @@ export interface ApiBackend {
 /** A transient failure of the store or the timers: the client should retry (503 with Retry-After). */
 export class RetryableError extends Error {
   override readonly name: string = 'RetryableError';
+}
+
+/** The request names something the backend cannot use (e.g. a cursor it never handed out): a 400. */
+export class InvalidRequestError extends Error {
+  override readonly name: string = 'InvalidRequestError';
+  constructor(readonly issues: readonly Issue[]) {
+    super(issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
+  }
 }

@@ -7,7 +7,7 @@
  * writes anything; only a backend failure can produce a 5xx.
  */
 import { containerKeyProblem, formatPath, parseExitPayload } from './exits.ts';
-import { RetryableError, type ApiBackend } from './backend.ts';
+import { InvalidRequestError, RetryableError, type ApiBackend } from './backend.ts';
 import {
   API_LIMITS,
   errorResponse,
@@ -51,6 +51,7 @@ export async function handleApiRequest(request: ApiRequest, backend: ApiBackend,
     }
     return await handler(request, backend, resolved, matched.params);
   } catch (error) {
+    if (error instanceof InvalidRequestError) return validationError(error.issues);
     if (error instanceof RetryableError) {
       return errorResponse(503, 'ServiceUnavailable', 'the service is temporarily unavailable; retry shortly', {
         headers: { 'retry-after': '1' },

@@ -1,7 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './errors.ts';
+import { registerEvents } from './events.ts';
+import { registerExit } from './exit.ts';
 import { registerLocal } from './local.ts';
 import { registerSimulate } from './simulate.ts';
+import { registerStatus } from './status.ts';
+import { ExitStatus, registerSupervise } from './supervise.ts';
 
 /** Exit code for a mistake in how the CLI was called (bad flag, unknown command). */
 export const USAGE_EXIT_CODE = 2;
@@ -24,6 +28,12 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .exitOverride();
   registerLocal(program, io.out);
   registerSimulate(program, io.out);
+  // Countdowns and progress rewrite one line in place, only on a real terminal.
+  const live = io === defaultIo && process.stderr.isTTY ? process.stderr : undefined;
+  registerExit(program, io);
+  registerStatus(program, io);
+  registerEvents(program, io, live);
+  registerSupervise(program, io, live);
   return program;
 }
 
@@ -39,6 +49,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo): Pr
       if (error.exitCode === 0) return 0;
       return USAGE_EXIT_CODE;
     }
+    // A command that ends with a specific code (supervise: its process's) and has said why already.
+    if (error instanceof ExitStatus) return error.exitCode;
     if (error instanceof UsageError) {
       io.err(`error: ${error.message}`);
       return USAGE_EXIT_CODE;

@@ -140,7 +140,15 @@ export class LocalEventLog implements EventSink {
 /** `12:00:11.000  BackOff           default/web-0/app  Back-off 10s restarting failed …` */
 export function consoleLine(event: EventRecord): string {
   const time = event.time.slice(11, 23);
-  return `${time}  ${event.type.padEnd(16)}  ${event.namespace}/${event.pod}/${event.container}  ${event.message}`;
+  return printable(`${time}  ${event.type.padEnd(16)}  ${event.namespace}/${event.pod}/${event.container}  ${event.message}`);
+}
+
+/**
+ * Escapes control and bidirectional-override characters: an exit `reason` is
+ * free text from the workload, and must not rewrite the operator's terminal.
+ */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function readJsonLines<T>(file: string): T[] {

@@ -3,7 +3,8 @@
  * exit Lambda and the local runtime's server.
  */
 import { containerKey, eventRecord, formatPod, parseContainerKey, type Decision, type ExitEvent } from '../core/index.ts';
-import { RetryableError, type ApiBackend, type EventQuery } from '../api/backend.ts';
+import { InvalidRequestError, RetryableError, type ApiBackend, type EventQuery } from '../api/backend.ts';
+import { InvalidCursorError } from '../ports.ts';
 import { errorDetails, WriteContentionError, type ServiceDeps } from './deps.ts';
 import { forEachConcurrently } from './concurrency.ts';
 import { handleExit } from './handle-exit.ts';
@@ -41,7 +42,15 @@ export function createServiceBackend(deps: ServiceDeps, options: ServiceBackendO
   return {
     now: () => deps.clock.now(),
     submitExits: (events) => retryableOnFailure(() => submitInOrder(deps, events)),
-    listContainers: (filter) => retryableOnFailure(() => deps.store.list(filter)),
+    listContainers: (filter) =>
+      retryableOnFailure(async () => {
+        try {
+          return await deps.store.list(filter);
+        } catch (error) {
+          if (error instanceof InvalidCursorError) throw new InvalidRequestError([{ path: 'cursor', message: 'must be a cursor returned by a previous page' }]);
+          throw error;
+        }
+      }),
     getContainer: (key) => retryableOnFailure(async () => (await deps.store.get(key))?.value),
     resetContainer: (key) => retryableOnFailure(() => resetContainer(deps, key)),
     ...(options.listEvents ? { listEvents: (query: EventQuery) => options.listEvents!(query) } : {}),

@@ -21,14 +21,15 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Clock, ContainerState } from '../../core/index.ts';
-import type {
-  BackoffStore,
-  ContainerFilter,
-  ContainerPage,
-  ExpiredEntry,
-  IndexPage,
-  Versioned,
-  WriteResult,
+import {
+  InvalidCursorError,
+  type BackoffStore,
+  type ContainerFilter,
+  type ContainerPage,
+  type ExpiredEntry,
+  type IndexPage,
+  type Versioned,
+  type WriteResult,
 } from '../../ports.ts';
 import { TABLE_SCHEMA } from './schema.ts';
 
@@ -152,7 +153,7 @@ export class DynamoBackoffStore implements BackoffStore {
         ExpressionAttributeNames: { '#shard': WAITING.partitionKey.name },
         ExpressionAttributeValues: { ':shard': { N: String(shard) } },
         Limit: this.pageSize,
-        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor) } : {}),
+        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, WAITING_KEY) } : {}),
       }),
     );
     const items = response.Items ?? [];
@@ -199,7 +200,7 @@ export class DynamoBackoffStore implements BackoffStore {
     // An operator's listing: a filtered, paginated Scan is the honest tool here.
     // Neither the hot path nor the sync ever calls this.
     const items: ContainerState[] = [];
-    let startKey = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+    let startKey = filter.cursor ? decodeCursor(filter.cursor, TABLE_KEY) : undefined;
     do {
       const response = await this.client.send(
         new ScanCommand({
@@ -315,22 +316,36 @@ function encodeCursor(key: Record<string, AttributeValue>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): Record<string, AttributeValue> {
+/** The attributes (and their types) of the key a cursor must hold. */
+type KeyShape = Readonly<Record<string, 'S' | 'N'>>;
+const TABLE_KEY: KeyShape = { [PK]: 'S' };
+const WAITING_KEY: KeyShape = { [PK]: 'S', [WAITING.partitionKey.name]: 'N', [WAITING.sortKey.name]: 'N' };
+/** DynamoDB's limit on a partition key value. */
+const MAX_KEY_BYTES = 2_048;
+
+function decodeCursor(cursor: string, shape: KeyShape): Record<string, AttributeValue> {
+  let decoded: unknown;
   try {
-    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (decoded && typeof decoded === 'object' && !Array.isArray(decoded)) return decoded as Record<string, AttributeValue>;
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the error below
+    throw new InvalidCursorError(cursor);
   }
-  throw new InvalidCursorError(cursor);
+  const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  const valid =
+    isRecord(decoded) &&
+    Object.keys(decoded).length === Object.keys(shape).length &&
+    Object.entries(shape).every(([name, type]) => {
+      const attribute = decoded[name];
+      if (!isRecord(attribute) || Object.keys(attribute).length !== 1) return false;
+      const value = attribute[type];
+      if (typeof value !== 'string' || value === '') return false;
+      return type === 'N' ? /^-?\d{1,38}$/.test(value) : Buffer.byteLength(value) <= MAX_KEY_BYTES;
+    });
+  if (!valid) throw new InvalidCursorError(cursor);
+  return decoded as Record<string, AttributeValue>;
 }
 
-export class InvalidCursorError extends Error {
-  constructor(cursor: string) {
-    super(`invalid cursor ${JSON.stringify(cursor.slice(0, 64))}`);
-    this.name = 'InvalidCursorError';
-  }
-}
+
 
 /** 32-bit FNV-1a: a cheap, stable spread of keys over shards. */
 function fnv1a(text: string): number {

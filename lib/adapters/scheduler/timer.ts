@@ -173,12 +173,15 @@ export class SchedulerRestartTimer implements RestartTimer {
 }
 
 /**
- * A schedule name derived from a hash of the key and the restart count:
- * deterministic, at most 64 characters of `[0-9a-zA-Z-_.]`, and no input text
- * ever reaches it unescaped.
+ * A schedule name derived from a hash of the restart (key, restart count and
+ * instant): deterministic, so a retried arm is idempotent; at most 64
+ * characters of `[0-9a-zA-Z-_.]`, so no input text ever reaches it unescaped.
+ * The instant is in the hash because restart counts start over when an entry
+ * is reset or expires: a leftover schedule of an earlier life must not pass
+ * for this one (its `ConflictException` would read as "already armed").
  */
-export function scheduleName(ref: Pick<RestartRef, 'key' | 'restartCount'>): string {
-  const digest = createHash('sha256').update(ref.key).digest('hex').slice(0, 40);
+export function scheduleName(ref: RestartRef): string {
+  const digest = createHash('sha256').update(`${ref.key}\n${ref.restartCount}\n${ref.restartAt}`).digest('hex').slice(0, 40);
   return `restart-${digest}-${ref.restartCount}`;
 }
 

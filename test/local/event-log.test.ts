@@ -1,0 +1,103 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventRecord, type EventRecord } from '../../lib/core/index.ts';
+import { consoleLine, LocalEventLog } from '../../lib/local/event-log.ts';
+import type { BusMessage, RestartNotice } from '../../lib/ports.ts';
+
+const ref = { namespace: 'default', pod: 'web-0', podUid: 'uid-1', container: 'app' };
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+function restartMessage(restartCount: number): BusMessage {
+  return {
+    detailType: 'Container Restart Requested',
+    detail: {
+      restartId: `web-0_default_uid-1_app_#${restartCount}`,
+      key: 'web-0_default_uid-1_app_',
+      ...ref,
+      restartCount,
+      restartAt: new Date(T0).toISOString(),
+      firedAt: new Date(T0).toISOString(),
+      recovered: false,
+    },
+  };
+}
+
+describe('LocalEventLog', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'event-log-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  it('appends each restart once, even when it is published again', async () => {
+    const log = new LocalEventLog();
+    const heard: RestartNotice[] = [];
+    log.subscribe((restart) => heard.push(restart));
+    await log.publish([restartMessage(1)]);
+    await log.publish([restartMessage(1), restartMessage(2)]);
+    expect(heard.map((r) => [r.seq, r.restartCount])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(log.restartsAfter(1).map((r) => r.restartCount)).toEqual([2]);
+  });
+
+  it('remembers restarts and events across a restart of the process, and still deduplicates', async () => {
+    const dir = tempDir();
+    const first = new LocalEventLog({ dir });
+    await first.publish([restartMessage(1)]);
+    first.record([eventRecord('Restarted', ref, T0, { restartCount: 1, message: 'Restarted' })]);
+    const second = new LocalEventLog({ dir });
+    expect(second.lastRestartSeq).toBe(1);
+    await second.publish([restartMessage(1), restartMessage(2)]);
+    expect(second.restartsAfter(0).map((r) => [r.seq, r.restartCount])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(second.query({ limit: 10 }).map((e) => e.type)).toEqual(['Restarted']);
+  });
+
+  it('keeps every intact line of a file torn by a crash mid-write', async () => {
+    const dir = tempDir();
+    const first = new LocalEventLog({ dir });
+    await first.publish([restartMessage(1)]);
+    appendFileSync(join(dir, 'restarts.jsonl'), '{"seq":2,"restartId":"torn');
+    const second = new LocalEventLog({ dir });
+    await second.publish([restartMessage(2)]);
+    const third = new LocalEventLog({ dir });
+    expect(third.restartsAfter(0).map((r) => [r.seq, r.restartCount])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(readFileSync(join(dir, 'restarts.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
+  });
+
+  it('answers event queries by type, key and time, newest limit last', () => {
+    const log = new LocalEventLog();
+    const events: EventRecord[] = [0, 1, 2, 3].map((i) =>
+      eventRecord(i % 2 ? 'Exited' : 'Restarted', { ...ref, pod: `web-${i % 2}` }, T0 + i * 1_000, { message: `event ${i}` }),
+    );
+    log.record(events);
+    expect(log.query({ type: 'Exited', limit: 10 }).map((e) => e.message)).toEqual(['event 1', 'event 3']);
+    expect(log.query({ key: 'web-0_default_uid-1_app_', limit: 10 }).map((e) => e.message)).toEqual(['event 0', 'event 2']);
+    expect(log.query({ since: T0 + 2_000, limit: 10 }).map((e) => e.message)).toEqual(['event 2', 'event 3']);
+    expect(log.query({ limit: 2 }).map((e) => e.message)).toEqual(['event 2', 'event 3']);
+  });
+});
+
+describe('consoleLine', () => {
+  it('writes one readable line per event', () => {
+    const line = consoleLine(eventRecord('BackOff', ref, T0 + 11_000, { message: 'Back-off 10s restarting failed container=app pod=web-0_default(uid-1)' }));
+    expect(line).toBe('12:00:11.000  BackOff           default/web-0/app  Back-off 10s restarting failed container=app pod=web-0_default(uid-1)');
+  });
+
+  it('escapes control and bidirectional characters a workload put in its exit reason', () => {
+    const line = consoleLine(eventRecord('Exited', ref, T0, { message: 'exited (\u001b[2J\u202egnp.exe\n)' }));
+    expect(line).toContain('\\u001b[2J\\u202egnp.exe\\u000a');
+    expect(line).not.toMatch(/[\u0000-\u001f\u202e]/);
+  });
+});
