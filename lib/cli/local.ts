@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import { PRECISIONS, type Precision } from '../config.ts';
 import { describeBackoffPolicy, formatDuration, parseDuration, simulateTimeline } from '../core/index.ts';
-import { RemoteBindError, startLocalRuntime } from '../local/runtime.ts';
 import { flagParser, UsageError } from './errors.ts';
 import { policyOptions, resolvePolicyFlags, type PolicyFlags } from './policy-flags.ts';
 
@@ -40,6 +39,8 @@ export function registerLocal(program: Command, print: (text: string) => void): 
     .addOption(flag('--quiet', 'do not print a line per event', 'QUIET'))
     .action(async (flags: LocalFlags) => {
       const policy = resolvePolicyFlags(flags);
+      // Loaded here, not at the top: every other command starts faster without dynalite and the SDK clients.
+      const { RemoteBindError, startLocalRuntime } = await import('../local/runtime.ts');
       let runtime;
       try {
         runtime = await startLocalRuntime({

@@ -1,11 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { UsageError } from './errors.ts';
+import { ExitStatus, UsageError } from './errors.ts';
 import { registerEvents } from './events.ts';
 import { registerExit } from './exit.ts';
 import { registerLocal } from './local.ts';
 import { registerSimulate } from './simulate.ts';
 import { registerStatus } from './status.ts';
-import { ExitStatus, registerSupervise } from './supervise.ts';
+import { registerSupervise } from './supervise.ts';
 
 /** Exit code for a mistake in how the CLI was called (bad flag, unknown command). */
 export const USAGE_EXIT_CODE = 2;

@@ -14,17 +14,10 @@ import type { DecisionView } from '../api/views.ts';
 import { ApiError, type ExitEventInput, type RestartSchedulerClient } from '../client/client.ts';
 import { containerKey, formatDuration, type ContainerRef } from '../core/index.ts';
 import { addConnectionOptions, connect, explainRequestError, type Connection, type ConnectionFlags } from './connection.ts';
+import { ExitStatus } from './errors.ts';
 import { addRestartOptions, restartFields, type RestartFlags } from './exit.ts';
 import type { CliIo } from './program.ts';
 import { countdown } from './status.ts';
-
-/** A command's way of ending with a specific exit code (the supervised process's) without an error message. */
-export class ExitStatus extends Error {
-  override readonly name = 'ExitStatus';
-  constructor(readonly exitCode: number) {
-    super(`exit status ${exitCode}`);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // A line that rewrites itself on a terminal

@@ -113,16 +113,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const store = new DynamoBackoffStore({ client: dynamo.client, tableName: LOCAL_TABLE_NAME, clock });
     const eventLog = new LocalEventLog({ ...(dataDir ? { dir: dataDir } : {}), ...(options.echo ? { echo: options.echo } : {}) });
 
+    // Dispatches still running when the runtime closes are awaited before the
+    // store shuts (registered after it, so this clean-up runs just before it).
+    const inFlight = new Set<Promise<void>>();
+    cleanups.push(async () => {
+      await Promise.allSettled([...inFlight]);
+    });
+
     // The timers call back into the services, which hold the timers: `deps` is
     // assigned below, before any timer can fire.
     let deps: ServiceDeps | undefined;
     const dispatch = async (callback: { key: string; restartCount: number }) => {
-      try {
-        await fireRestart(deps!, callback);
-      } catch (error) {
-        // The restart stays undispatched; the sync recovers it.
-        log.error('restart callback failed', { ...callback, ...errorDetails(error) });
-      }
+      const running = fireRestart(deps!, callback).then(
+        () => undefined,
+        (error: unknown) => {
+          // The restart stays undispatched; the sync recovers it.
+          log.error('restart callback failed', { ...callback, ...errorDetails(error) });
+        },
+      );
+      inFlight.add(running);
+      await running.finally(() => inFlight.delete(running));
     };
     const fineStage = new InProcessFineStage(dispatch);
     cleanups.push(() => fineStage.close());

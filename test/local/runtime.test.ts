@@ -80,8 +80,9 @@ describe('restart-scheduler local', () => {
 
     // Each restart exactly once on the stream and in the event log.
     expect(stream.restarts.map((r) => r.restartCount)).toEqual([1, 2, 3, 4, 5, 6]);
-    const events = await client.listEvents({ key, type: 'Restarted', limit: 100 });
-    expect(events.map((event) => event.restartCount)).toEqual([1, 2, 3, 4, 5, 6]);
+    // The event record follows the stream by a write: wait for it rather than race it.
+    const restartedCounts = async () => (await client.listEvents({ key, type: 'Restarted', limit: 100 })).map((event) => event.restartCount);
+    await expect.poll(restartedCounts, { timeout: 5_000 }).toEqual([1, 2, 3, 4, 5, 6]);
     expect(await client.getContainer(key)).toMatchObject({ restartCount: 6, state: 'Running' });
   });
 
@@ -116,8 +117,9 @@ describe('restart-scheduler local', () => {
     stream.stop();
     expect(restarts.map((r) => r.restartCount)).toEqual([1, 2]);
     expect(Date.parse(restarts[1]!.firedAt)).toBeGreaterThanOrEqual(crashedAt + 2_000);
-    const dispatched = await client.listEvents({ key, limit: 100 });
-    expect(dispatched.filter((event) => event.type === 'Restarted' || event.type === 'RestartRecovered').map((event) => event.restartCount)).toEqual([1, 2]);
+    const dispatchedCounts = async () =>
+      (await client.listEvents({ key, limit: 100 })).filter((event) => event.type === 'Restarted' || event.type === 'RestartRecovered').map((event) => event.restartCount);
+    await expect.poll(dispatchedCounts, { timeout: 5_000 }).toEqual([1, 2]);
     expect(await client.getContainer(key)).toMatchObject({ restartCount: 2, state: 'Running', nextRestartAt: null });
   });
 
