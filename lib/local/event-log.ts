@@ -31,6 +31,8 @@ export class LocalEventLog implements EventSink {
   private readonly events: EventRecord[] = [];
   private readonly restarts: RestartNotice[] = [];
   private readonly restartIds = new Set<string>();
+  /** `key#restartCount` of every Restarted / RestartRecovered record kept. */
+  private readonly recordedDispatches = new Set<string>();
   private readonly listeners = new Set<RestartListener>();
   private readonly counters = new Map<MetricName, number>();
   private readonly eventsFile: string | undefined;
@@ -54,7 +56,10 @@ export class LocalEventLog implements EventSink {
     }
   }
 
-  record(events: readonly EventRecord[]): void {
+  record(input: readonly EventRecord[]): void {
+    // A restart re-dispatched after a crash between its record and its
+    // acknowledgement is recorded once, as it is streamed once.
+    const events = input.filter((event) => !isDispatch(event) || !this.recordedDispatches.has(dispatchId(event)));
     if (events.length === 0) return;
     if (this.eventsFile) {
       appendFileSync(this.eventsFile, events.map((event) => `${JSON.stringify({ schema: EVENT_RECORD_SCHEMA, ...event })}\n`).join(''));
@@ -128,6 +133,7 @@ export class LocalEventLog implements EventSink {
   }
 
   private remember(event: EventRecord): void {
+    if (isDispatch(event)) this.recordedDispatches.add(dispatchId(event));
     this.events.push(event);
     if (this.events.length > this.memoryLimit) this.events.splice(0, this.events.length - this.memoryLimit);
   }
@@ -135,6 +141,14 @@ export class LocalEventLog implements EventSink {
   private count(name: MetricName, value: number): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + value);
   }
+}
+
+function isDispatch(event: EventRecord): boolean {
+  return event.type === 'Restarted' || event.type === 'RestartRecovered';
+}
+
+function dispatchId(event: EventRecord): string {
+  return `${event.key}#${event.restartCount}`;
 }
 
 /** `12:00:11.000  BackOff           default/web-0/app  Back-off 10s restarting failed …` */

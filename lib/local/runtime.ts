@@ -209,7 +209,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   }
 }
 
-/** Hands every waiting restart to the fine stage again (overdue ones fire at once). */
+/**
+ * Hands every undispatched restart to the fine stage again (overdue ones fire
+ * at once). A restart claimed by the previous process was never confirmed: that
+ * process is gone (one runtime per data directory), so it is re-armed for the
+ * moment its claim expires, when `fireRestart` may take it over.
+ */
 async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
   let rearmed = 0;
   const now = deps.clock.now();
@@ -220,8 +225,10 @@ async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
       cursor = page.cursor;
       for (const state of page.items) {
         const restart = state.restart;
-        if (restart?.status !== 'waiting') continue;
-        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: restart.restartAt }, now);
+        if (!restart || restart.status === 'dispatched') continue;
+        const dueAt =
+          restart.status === 'dispatching' ? Math.max(restart.restartAt, (restart.claimedAt ?? 0) + deps.config.dispatchLeaseMs) : restart.restartAt;
+        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: dueAt }, now);
         rearmed++;
       }
     } while (cursor);

@@ -69,15 +69,9 @@ export async function fireRestart(
       throw error;
     }
 
-    const dispatched: PendingRestart = { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) };
+    // Recorded once the bus has it, before the mark: a crash between the two
+    // must not lose the record of a restart that did go out.
     const message = `Restarted container=${claimed.container} pod=${formatPod(claimed)} (restart ${restart.restartCount})`;
-    const { reason: _reason, ...withoutReason } = claimed;
-    const marked = await deps.store.put({ ...withoutReason, state: 'Running', message, restart: dispatched, updatedAt: now }, claim.version);
-    if (!marked.written) {
-      // A newer exit replaced the item between claim and mark. The restart was
-      // published all the same; the newer decision stands.
-      deps.log.warn('container changed while its restart was dispatched', { key: ref.key, restartCount: ref.restartCount });
-    }
     deps.sink.record([
       eventRecord(recovered ? 'RestartRecovered' : 'Restarted', claimed, now, {
         restartCount: restart.restartCount,
@@ -87,6 +81,15 @@ export async function fireRestart(
         message: recovered ? `${message}, recovered by the sync` : message,
       }),
     ]);
+
+    const dispatched: PendingRestart = { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) };
+    const { reason: _reason, ...withoutReason } = claimed;
+    const marked = await deps.store.put({ ...withoutReason, state: 'Running', message, restart: dispatched, updatedAt: now }, claim.version);
+    if (!marked.written) {
+      // A newer exit replaced the item between claim and mark. The restart was
+      // published all the same; the newer decision stands.
+      deps.log.warn('container changed while its restart was dispatched', { key: ref.key, restartCount: ref.restartCount });
+    }
     return recovered ? 'Recovered' : 'Dispatched';
   }
   throw new WriteContentionError(ref.key, deps.config.maxWriteAttempts);

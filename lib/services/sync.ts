@@ -6,6 +6,8 @@ import { fireRestart } from './fire-restart.ts';
 
 /** Overdue restarts recovered at once by one sync run. */
 const RECOVERY_CONCURRENCY = 16;
+/** Shards read at once. */
+const SHARD_CONCURRENCY = 8;
 
 export interface SyncReport {
   /** Containers read from the waiting index. */
@@ -47,7 +49,9 @@ export async function sync(deps: ServiceDeps): Promise<SyncReport> {
   const messages: BusMessage[] = [];
   const overdueRestarts: { key: string; restartCount: number }[] = [];
 
-  for (let shard = 0; shard < store.shards; shard++) {
+  const shards = Array.from({ length: store.shards }, (_, shard) => shard);
+  // Shards are independent partitions: read them side by side, not one after another.
+  await forEachConcurrently(shards, SHARD_CONCURRENCY, async (shard) => {
     let cursor: string | undefined;
     do {
       const page = await store.listWaiting(shard, cursor);
@@ -70,7 +74,7 @@ export async function sync(deps: ServiceDeps): Promise<SyncReport> {
         }
       }
     } while (cursor);
-  }
+  });
 
   // After an outage many restarts can be overdue at once: recover them in parallel.
   await forEachConcurrently(overdueRestarts, RECOVERY_CONCURRENCY, async (ref) => {
@@ -93,13 +97,13 @@ export async function sync(deps: ServiceDeps): Promise<SyncReport> {
   }
 
   let collected = 0;
-  for (let shard = 0; shard < store.shards; shard++) {
+  await forEachConcurrently(shards, SHARD_CONCURRENCY, async (shard) => {
     const page = await store.listExpired(shard, now, config.gcBatchSize);
     itemsRead += page.itemsRead;
     for (const entry of page.items) {
       if (await store.collect(entry.key, now)) collected++;
     }
-  }
+  });
 
   return { waiting, inBackOff: backOff.length, recovered, collected, itemsRead, failures };
 }

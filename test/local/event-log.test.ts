@@ -76,6 +76,16 @@ describe('LocalEventLog', () => {
     expect(readFileSync(join(dir, 'restarts.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
   });
 
+  it('records a restart re-dispatched after a crash once, across processes', () => {
+    const dir = tempDir();
+    const restarted = (type: 'Restarted' | 'RestartRecovered') => eventRecord(type, ref, T0, { restartCount: 3, message: type });
+    new LocalEventLog({ dir }).record([restarted('Restarted')]);
+    const after = new LocalEventLog({ dir });
+    after.record([restarted('RestartRecovered'), eventRecord('Exited', ref, T0 + 1, { restartCount: 3, message: 'Exited' })]);
+    expect(after.query({ limit: 10 }).map((e) => e.type)).toEqual(['Restarted', 'Exited']);
+    expect(new LocalEventLog({ dir }).query({ limit: 10 }).map((e) => e.type)).toEqual(['Restarted', 'Exited']);
+  });
+
   it('answers event queries by type, key and time, newest limit last', () => {
     const log = new LocalEventLog();
     const events: EventRecord[] = [0, 1, 2, 3].map((i) =>

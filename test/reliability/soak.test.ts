@@ -4,9 +4,12 @@
  * of the runtime in the middle loses, duplicates and hurries nothing.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { UsageError } from '../../lib/cli/errors.ts';
+import { containerKey } from '../../lib/core/index.ts';
 import { percentile, SoakLedger, type DecidedRestart, type ReceivedRestart } from '../../scripts/soak/ledger.ts';
 import { parseSoakArgs, SOAK_DEFAULTS } from '../../scripts/soak/options.ts';
 import { soakPassed, type SoakReport } from '../../scripts/soak/soak.ts';
@@ -133,10 +136,18 @@ describe('SoakLedger', () => {
         ledger.decide(decision);
         ledger.receive(noticeFor(decision, count));
       }
-      const { lateness, observedLateness, recovered } = ledger.summary();
+      const { lateness, observedLateness, recovered, latest } = ledger.summary();
       expect(lateness).toEqual({ p50: 50, p99: 99, max: 100 });
       expect(observedLateness).toEqual({ p50: 52, p99: 101, max: 102 });
       expect(recovered).toBe(0);
+      // The latest restarts are kept, latest first, to say which ones and why.
+      expect(latest.map((restart) => [restart.restartCount, restart.latenessMs])).toEqual([
+        [100, 100],
+        [99, 99],
+        [98, 98],
+        [97, 97],
+        [96, 96],
+      ]);
     });
   });
 });
@@ -233,11 +244,90 @@ function soak(args: readonly string[]): Promise<{ code: number | null; stdout: s
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    // 'close', not 'exit': by then stdout has been read to the end.
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
+type Fault = 'duplicate' | 'lose' | 'early';
+
+/**
+ * A stand-in for the runtime that gets restarts wrong on purpose, so the whole
+ * tool — not just its ledger — is shown to notice: every exit restarts 100 ms
+ * later, and the restart is announced twice (`duplicate`), every third one
+ * never (`lose`), or 60 ms before its instant (`early`).
+ */
+async function faultyRuntime(fault: Fault): Promise<{ url: string; close: () => Promise<void> }> {
+  const counts = new Map<string, number>();
+  const streams = new Set<ServerResponse>();
+  let seq = 0;
+  const announce = (restart: Record<string, unknown>) => {
+    seq++;
+    for (const stream of streams) stream.write(`id: ${seq}\nevent: restart\ndata: ${JSON.stringify(restart)}\n\n`);
+  };
+  const decide = (event: { namespace: string; pod: string; podUid?: string; container: string; finishedAt: number }) => {
+    const key = containerKey(event);
+    const restartCount = (counts.get(key) ?? 0) + 1;
+    counts.set(key, restartCount);
+    const restartAt = Math.max(Date.now(), event.finishedAt + 100);
+    const restart = { restartId: `${key}#${restartCount}`, key, restartCount, restartAt: new Date(restartAt).toISOString(), recovered: false };
+    const fire = (at: number) => setTimeout(() => announce({ ...restart, firedAt: new Date(Date.now()).toISOString() }), Math.max(0, at - Date.now()));
+    if (fault === 'early') fire(restartAt - 60);
+    else if (fault === 'duplicate') [0, 10].forEach((extra) => fire(restartAt + extra));
+    else if (restartCount % 3 !== 0) fire(restartAt);
+    return { key, decision: 'RestartScheduled', restartAt: restart.restartAt, delayMs: restartAt - event.finishedAt, restartCount, backoffMs: 100, state: 'CrashLoopBackOff', message: '' };
+  };
+  const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    if (request.url?.startsWith('/v1/restarts/stream')) {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.write(': fake\n\n');
+      streams.add(response);
+      response.on('close', () => streams.delete(response));
+      return;
+    }
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      const json = body ? (JSON.parse(body) as { events?: unknown[] }) : {};
+      const answer = request.url?.startsWith('/v1/exits')
+        ? json.events
+          ? { results: (json.events as Parameters<typeof decide>[0][]).map(decide) }
+          : decide(json as Parameters<typeof decide>[0])
+        : { items: [] };
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      for (const stream of streams) stream.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe('npm run soak', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  it.each([
+    ['duplicate', 'duplicates'],
+    ['lose', 'lost'],
+    ['early', 'early'],
+  ] as const)('fails, with exit code 1, against a runtime that gets restarts wrong (%s): it counts them as %s', async (fault, counter) => {
+    const runtime = await faultyRuntime(fault);
+    cleanups.push(runtime.close);
+    const { code, stdout } = await soak(['--endpoint', runtime.url, '--containers', '5', '--duration', '2s', '--drain', '500ms', '--json']);
+    const report = JSON.parse(stdout) as SoakReport;
+    expect(report[counter]).toBeGreaterThan(0);
+    expect(report.passed).toBe(false);
+    expect(code).toBe(1);
+  });
+
   it('exits with code 2 and names the flag for a bad flag', async () => {
     const { code, stdout, stderr } = await soak(['--containers', '-3']);
     expect(code).toBe(2);
