@@ -30,7 +30,8 @@ export function createHandler(deps: () => LambdaDeps) {
         logger.error('rejected a Container Exited event', { eventId: event.id, issues: parsed.issues });
         return { rejected: 1 };
       }
-      // A RetryableError propagates: EventBridge retries the invocation.
+      // A RetryableError propagates: the rule invokes this function asynchronously,
+      // so Lambda retries the event, then hands it to the function's dead-letter queue.
       return { decisions: await backend.submitExits(parsed.events) };
     } finally {
       metrics.publishStoredMetrics();

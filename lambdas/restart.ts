@@ -26,8 +26,9 @@ export function createHandler(deps: () => LambdaDeps) {
           processor,
         );
       }
-      // Scheduler retries a failed invocation per the schedule's retry policy,
-      // then sends it to the dead-letter queue.
+      // Scheduler invokes this function asynchronously: a failure is retried by
+      // Lambda and then lands in the function's dead-letter queue (the schedule's
+      // retry policy covers only the invocation call itself).
       const outcome = await fireRestart(service, parseRestartCallback(event));
       logger.debug('restart callback', { outcome });
       return { outcome };

@@ -9,6 +9,7 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { TABLE_SCHEMA } from '../lib/adapters/dynamodb/schema.ts';
 import { DynamoBackoffStore } from '../lib/adapters/dynamodb/store.ts';
 import { AwsEventSink } from '../lib/adapters/events/sink.ts';
 import { SchedulerRestartTimer, SqsFineStage } from '../lib/adapters/scheduler/timer.ts';
@@ -45,7 +46,7 @@ export function wire(env: Env): LambdaDeps {
     tableName: required(env, ENV.tableName),
     clock,
     shards: integerSetting(env, ENV.shards, 16),
-    retentionMs: durationSetting(ENV.retention, env[ENV.retention], 3_600_000),
+    retentionMs: durationSetting(ENV.retention, env[ENV.retention], TABLE_SCHEMA.defaultEntryRetentionMs),
   });
   const fineStage = new SqsFineStage({ client: new SQSClient({}), queueUrl: required(env, ENV.fineStageQueueUrl) });
   // The restart and sync functions never create schedules: they are given no

@@ -126,7 +126,7 @@ export interface BusMessage {
 
 /** The detail of `Container Restart Requested`: what an orchestrator acts on. */
 export interface RestartRequest {
-  /** `${key}#${restartCount}`: the same for every delivery of one restart, for consumers to deduplicate. */
+  /** `{key}#{createdAt}.{restartCount}` (`restartIdOf`): the same for every delivery of one restart, for consumers to deduplicate. */
   readonly restartId: string;
   readonly key: string;
   readonly namespace: string;

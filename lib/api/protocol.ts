@@ -48,6 +48,7 @@ export const API_ERRORS = [
   'ValidationError',
   /** Used by transports that authenticate (the local runtime's bearer token); IAM rejects before the router on AWS. */
   'Unauthorized',
+  'Forbidden',
   'NotFound',
   'MethodNotAllowed',
   'PayloadTooLarge',

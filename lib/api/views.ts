@@ -38,6 +38,8 @@ export interface DecisionView {
   readonly decision: DecisionKind;
   /** ISO-8601; null when the container will not restart. */
   readonly restartAt: string | null;
+  /** The id the restart's stream notice and `Container Restart Requested` carry. */
+  readonly restartId?: string;
   readonly delayMs: number;
   readonly restartCount: number;
   readonly backoffMs: number;
@@ -90,6 +92,7 @@ export function toDecisionView(decision: Decision): DecisionView {
     key: decision.key,
     decision: decision.decision,
     restartAt: decision.restartAt === null ? null : iso(decision.restartAt),
+    ...(decision.restartId !== undefined ? { restartId: decision.restartId } : {}),
     delayMs: decision.delayMs,
     restartCount: decision.restartCount,
     backoffMs: decision.backoffMs,

@@ -247,7 +247,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       let restarted: boolean;
       try {
         restarted = restarts
-          ? await restarts.waitFor(decision.restartCount, stop.signal)
+          ? await restarts.waitFor(decision.restartId ?? '', stop.signal)
           : await pollForRestart(client, key, decision.restartCount, restartAt, stop.signal);
       } finally {
         clearInterval(ticker);
@@ -345,8 +345,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
  * already here when it is awaited.
  */
 class StreamedRestarts {
-  private readonly received = new Set<number>();
-  private highest = 0;
+  /** Restart ids seen on the stream: the id, not the count, names a restart (counts start over after a reset). */
+  private readonly received = new Set<string>();
   private failure: unknown;
   private readonly wakers = new Set<() => void>();
 
@@ -362,8 +362,7 @@ class StreamedRestarts {
       this.client
         .streamRestarts(
           (restart) => {
-            this.received.add(restart.restartCount);
-            this.highest = Math.max(this.highest, restart.restartCount);
+            this.received.add(restart.restartId);
             this.wake();
           },
           {
@@ -384,10 +383,10 @@ class StreamedRestarts {
     });
   }
 
-  /** Resolves true once restart `restartCount` (or a later one) has been dispatched; false when `stop` aborts. */
-  async waitFor(restartCount: number, stop: AbortSignal): Promise<boolean> {
+  /** Resolves true once the restart `restartId` has been dispatched; false when `stop` aborts. */
+  async waitFor(restartId: string, stop: AbortSignal): Promise<boolean> {
     for (;;) {
-      if (this.received.has(restartCount) || this.highest >= restartCount) return true;
+      if (this.received.has(restartId)) return true;
       if (this.failure !== undefined) throw this.failure;
       if (stop.aborted) return false;
       await new Promise<void>((resolve) => {

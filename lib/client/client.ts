@@ -120,6 +120,7 @@ export class RestartSchedulerClient {
         if (!response.ok || !response.body) throw new ApiError(response.status, await readJson(response));
         options.onConnect?.();
         for await (const message of readServerSentEvents(response.body)) {
+          if (message.event === 'reset') lastSeq = undefined;
           if (message.event !== 'restart' || message.id === undefined) continue;
           const seq = Number(message.id);
           if (lastSeq !== undefined && seq <= lastSeq) continue;

@@ -38,6 +38,16 @@ export function parseContainerKey(key: string): ContainerRef | undefined {
   return pickRef({ namespace, pod, podUid, container, containerHash });
 }
 
+/**
+ * Names one restart for consumers to deduplicate deliveries:
+ * `{key}#{createdAt}.{restartCount}`. Restart counts start over when an entry
+ * is reset or expires, so the entry's creation instant keeps the id of a
+ * restart in a new life distinct from one in an earlier life.
+ */
+export function restartIdOf(key: string, createdAt: number, restartCount: number): string {
+  return `${key}#${createdAt}.${restartCount}`;
+}
+
 /** kubelet's `format.Pod`: `name_namespace(uid)`. */
 export function formatPod(ref: ContainerRef): string {
   const name = `${ref.pod}_${ref.namespace}`;

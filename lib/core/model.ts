@@ -61,6 +61,8 @@ export interface Decision {
   readonly decision: DecisionKind;
   /** When the restart is due; null when the container will not restart. */
   readonly restartAt: number | null;
+  /** Names the restart (see `restartIdOf`): what its `Container Restart Requested` carries. */
+  readonly restartId?: string;
   /** The back-off applied after `finishedAt`; 0 for an immediate restart. */
   readonly delayMs: number;
   readonly restartCount: number;
@@ -120,6 +122,8 @@ export interface EventRecord {
   readonly exitCode?: number;
   readonly reason?: string;
   readonly restartCount?: number;
+  /** For `RestartScheduled`, `Restarted` and `RestartRecovered`: the restart's id (see `restartIdOf`). */
+  readonly restartId?: string;
   readonly delayMs?: number;
   readonly backoffMs?: number;
   readonly restartAt?: string;

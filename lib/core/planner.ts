@@ -13,7 +13,7 @@
  *   sync loop would have called `next`.
  */
 import { hasExpired, nextEntry, type Random } from './backoff.ts';
-import { backOffEventMessage, backOffStatusMessage, containerKey, formatPod, pickRef } from './container.ts';
+import { backOffEventMessage, backOffStatusMessage, containerKey, formatPod, pickRef, restartIdOf } from './container.ts';
 import { formatDuration } from './duration.ts';
 import { eventRecord } from './events.ts';
 import type { ContainerState, Decision, DecisionKind, EventRecord, ExitEvent, ExitRecord } from './model.ts';
@@ -100,21 +100,27 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
   }
 
   const entry = stored?.backoff;
-  const expired = entry !== undefined && hasExpired(exit.finishedAt, entry.lastUpdate, policy.resetAfterMs);
+  // A workload's clock may run ahead (finishedAt may be up to minutes in the
+  // future): an exit cannot have finished after it was reported, so the back-off
+  // is measured from whichever is earlier. The reported value is kept as is.
+  const finishedAt = Math.min(exit.finishedAt, now);
+  const expired = entry !== undefined && hasExpired(finishedAt, entry.lastUpdate, policy.resetAfterMs);
   const delayMs = entry && !expired ? entry.backoffMs : 0;
-  const restartAt = Math.max(now, exit.finishedAt + delayMs);
+  const restartAt = Math.max(now, finishedAt + delayMs);
   // `next` runs at the instant kubelet would restart: that is the entry's lastUpdate.
-  const backoff = nextEntry(entry, exit.finishedAt, restartAt, policy, options.random);
+  const backoff = nextEntry(entry, finishedAt, restartAt, policy, options.random);
   const restartCount = base.restartCount + 1;
   const kind: DecisionKind = restartAt > now ? 'RestartScheduled' : 'RestartNow';
   const waiting = kind === 'RestartScheduled';
   const message = waiting
     ? backOffStatusMessage(exit, delayMs)
     : `restarting container=${exit.container} pod=${formatPod(exit)} now`;
+  const restartId = restartIdOf(key, base.createdAt, restartCount);
   const decision: Decision = {
     key,
     decision: kind,
     restartAt,
+    restartId,
     delayMs,
     restartCount,
     backoffMs: backoff.backoffMs,
@@ -138,7 +144,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
       eventRecord('BackoffReset', ref, now, {
         restartCount: base.restartCount,
         backoffMs: backoff.backoffMs,
-        message: `Back-off reset for container=${exit.container} pod=${formatPod(exit)}: ${formatDuration(exit.finishedAt - entry.lastUpdate)} since the last restart, longer than ${formatDuration(policy.resetAfterMs)}`,
+        message: `Back-off reset for container=${exit.container} pod=${formatPod(exit)}: ${formatDuration(finishedAt - entry.lastUpdate)} since the last restart, longer than ${formatDuration(policy.resetAfterMs)}`,
       }),
     );
   }
@@ -148,6 +154,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
         exitCode: exit.exitCode,
         reason: 'CrashLoopBackOff',
         restartCount,
+        restartId,
         delayMs,
         backoffMs: backoff.backoffMs,
         restartAt,
@@ -194,6 +201,7 @@ function repeatDecision(stored: ContainerState, kind: Replay): Decision {
     // `null` is an answer (NoRestart), not a missing one: do not fall through to
     // a restart that an earlier exit already dispatched.
     restartAt: earlier ? earlier.restartAt : (stored.restart?.restartAt ?? null),
+    ...(earlier?.restartId ? { restartId: earlier.restartId } : {}),
     delayMs: earlier?.delayMs ?? 0,
     restartCount: stored.restartCount,
     backoffMs: stored.backoff?.backoffMs ?? 0,

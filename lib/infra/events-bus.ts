@@ -88,10 +88,16 @@ export class EventsBus extends Construct {
 
   /**
    * For a workload that reports exits through the bus: events:PutEvents on
-   * this bus and nothing else. Its events must carry detail-type
-   * `Container Exited` to reach the exit handler.
+   * this bus for detail-type `Container Exited` only. Without the condition a
+   * workload could also forge `Container Restart Requested` events that the
+   * orchestrators on this bus act on.
    */
   grantPutExitEvents(grantee: iam.IGrantable): iam.Grant {
-    return this.grantPutEvents(grantee);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['events:PutEvents'],
+      resourceArns: [this.bus.eventBusArn],
+      conditions: { StringEquals: { 'events:detail-type': BUS_DETAIL_TYPES.exited } },
+    });
   }
 }

@@ -42,17 +42,19 @@ export type RemovalPolicyName = (typeof REMOVAL_POLICIES)[number];
 export const MAX_SHARDS = 256;
 
 /** How long an entry outlives its reset threshold before TTL collects it (the store's default margin). */
-export const DEFAULT_ENTRY_RETENTION_MS = 3_600_000;
+export const DEFAULT_ENTRY_RETENTION_MS = TABLE_SCHEMA.defaultEntryRetentionMs;
 
 /**
  * Default lateness alarm threshold per precision. With `second` precision the
  * fine stage delivers within about a second of the instant, so 10 s of p99
- * lateness means something is wrong; with `minute` precision Scheduler alone
- * may fire anywhere within the minute, so the bar sits just past it.
+ * lateness means something is wrong; with `minute` precision the instant is
+ * rounded up to a whole minute at least 30 s ahead (up to 90 s late) and
+ * Scheduler fires anywhere within that minute (60 s more), so the bar sits
+ * just past their sum.
  */
 export const DEFAULT_LATENESS_THRESHOLD_MS: Readonly<Record<Precision, number>> = {
   second: 10_000,
-  minute: 75_000,
+  minute: 160_000,
 };
 
 export interface DeploySettings {

@@ -14,6 +14,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_RECORD_SCHEMA, type EventRecord } from '../core/index.ts';
 import type { EventQuery } from '../api/backend.ts';
+import { metricsOf } from '../metrics.ts';
 import { BUS_DETAIL_TYPES, type BusMessage, type EventSink, type MetricName, type RestartNotice, type RestartRequest } from '../ports.ts';
 
 export type RestartListener = (restart: RestartNotice) => void;
@@ -23,7 +24,7 @@ export interface LocalEventLogOptions {
   readonly dir?: string;
   /** Receives one readable line per event record (the console). */
   readonly echo?: (line: string) => void;
-  /** Most event records kept in memory for queries. @default 200_000 */
+  /** Most event records (and restarts) kept in memory for queries and replay. @default 200_000 */
   readonly memoryLimit?: number;
 }
 
@@ -31,7 +32,7 @@ export class LocalEventLog implements EventSink {
   private readonly events: EventRecord[] = [];
   private readonly restarts: RestartNotice[] = [];
   private readonly restartIds = new Set<string>();
-  /** `key#restartCount` of every Restarted / RestartRecovered record kept. */
+  /** The restart ids of every Restarted / RestartRecovered record kept. */
   private readonly recordedDispatches = new Set<string>();
   private readonly listeners = new Set<RestartListener>();
   private readonly counters = new Map<MetricName, number>();
@@ -49,10 +50,7 @@ export class LocalEventLog implements EventSink {
         const { schema: _schema, ...record } = event;
         this.remember(record);
       }
-      for (const restart of readJsonLines<RestartNotice>(this.restartsFile)) {
-        this.restarts.push(restart);
-        this.restartIds.add(restart.restartId);
-      }
+      for (const restart of readJsonLines<RestartNotice>(this.restartsFile)) this.rememberRestart(restart);
     }
   }
 
@@ -67,10 +65,7 @@ export class LocalEventLog implements EventSink {
     for (const event of events) {
       this.remember(event);
       this.options.echo?.(consoleLine(event));
-      if (event.type === 'Exited') this.count('ExitsReceived', 1);
-      if (event.type === 'RestartScheduled') this.count('RestartsScheduled', 1);
-      if (event.type === 'Restarted' || event.type === 'RestartRecovered') this.count('RestartsDispatched', 1);
-      if (event.type === 'RestartRecovered') this.count('RestartsRecovered', 1);
+      for (const point of metricsOf(event)) this.count(point.name, point.value);
     }
   }
 
@@ -91,8 +86,7 @@ export class LocalEventLog implements EventSink {
       // Durable before anyone hears of it: a client that missed the live event
       // (it was reconnecting, or the runtime died) gets it from the log.
       if (this.restartsFile) appendFileSync(this.restartsFile, `${JSON.stringify(restart)}\n`);
-      this.restarts.push(restart);
-      this.restartIds.add(restart.restartId);
+      this.rememberRestart(restart);
       for (const listener of this.listeners) listener(restart);
     }
   }
@@ -132,10 +126,28 @@ export class LocalEventLog implements EventSink {
     return this.counters.get(name) ?? 0;
   }
 
+  /**
+   * Keeps the latest `memoryLimit` records (and their dispatch ids) in memory;
+   * older ones stay in the file. A re-dispatch after a crash comes within a
+   * claim's lease, long before its record could be pushed out.
+   */
   private remember(event: EventRecord): void {
     if (isDispatch(event)) this.recordedDispatches.add(dispatchId(event));
     this.events.push(event);
-    if (this.events.length > this.memoryLimit) this.events.splice(0, this.events.length - this.memoryLimit);
+    if (this.events.length > this.memoryLimit) {
+      for (const old of this.events.splice(0, this.events.length - this.memoryLimit)) {
+        if (isDispatch(old)) this.recordedDispatches.delete(dispatchId(old));
+      }
+    }
+  }
+
+  /** The same bound for restarts: a client resuming further back than that misses the oldest. */
+  private rememberRestart(restart: RestartNotice): void {
+    this.restarts.push(restart);
+    this.restartIds.add(restart.restartId);
+    if (this.restarts.length > this.memoryLimit) {
+      for (const old of this.restarts.splice(0, this.restarts.length - this.memoryLimit)) this.restartIds.delete(old.restartId);
+    }
   }
 
   private count(name: MetricName, value: number): void {
@@ -148,7 +160,7 @@ function isDispatch(event: EventRecord): boolean {
 }
 
 function dispatchId(event: EventRecord): string {
-  return `${event.key}#${event.restartCount}`;
+  return event.restartId ?? `${event.key}#${event.restartCount}`;
 }
 
 /** `12:00:11.000  BackOff           default/web-0/app  Back-off 10s restarting failed …` */

@@ -7,7 +7,7 @@ import type { FineStage } from '../adapters/scheduler/timer.ts';
 import type { RestartRef } from '../ports.ts';
 
 /** setTimeout's longest delay; a longer wait is re-deferred when it ends. */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 export class InProcessFineStage implements FineStage {
   readonly maxDelayMs = MAX_TIMER_DELAY_MS;

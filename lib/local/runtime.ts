@@ -6,7 +6,6 @@
  * log. No AWS account, one process.
  */
 import { mkdirSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoBackoffStore, ensureTable } from '../adapters/dynamodb/store.ts';
@@ -21,7 +20,10 @@ import { LOCAL_AWS_CONFIG, startDynalite, type LocalDynamo } from './dynalite.ts
 import { LocalEventLog } from './event-log.ts';
 import { InProcessFineStage } from './fine-stage.ts';
 import { LocalSchedulerEndpoint } from './scheduler-endpoint.ts';
+import { isLoopbackHost } from './loopback.ts';
 import { startLocalServer, type LocalServer } from './server.ts';
+
+export { isLoopbackHost } from './loopback.ts';
 
 export const LOCAL_TABLE_NAME = 'restart-scheduler';
 export const LOCAL_SCHEDULE_GROUP = 'restart-scheduler';
@@ -45,8 +47,8 @@ export interface LocalRuntimeOptions {
   readonly syncPeriodMs?: number;
   /**
    * How long past its instant an undispatched restart waits before the sync
-   * recovers it. The in-process fine stage is precise, so this is short.
-   * @default max(1 s, 2 × sync period)
+   * recovers it.
+   * @default see `defaultRecoveryGrace`
    */
   readonly recoveryGraceMs?: number;
   /** @default 5 s */
@@ -76,11 +78,6 @@ export class RemoteBindError extends Error {
   override readonly name = 'RemoteBindError';
 }
 
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1' || host === '[::1]';
-}
 
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const host = options.host ?? '127.0.0.1';
@@ -165,7 +162,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         ...DEFAULT_SERVICE_CONFIG,
         ...(options.policy ? { policy: options.policy } : {}),
         precision,
-        recoveryGraceMs: options.recoveryGraceMs ?? Math.max(1_000, 2 * syncPeriodMs),
+        recoveryGraceMs: options.recoveryGraceMs ?? defaultRecoveryGrace(precision, syncPeriodMs),
         dispatchLeaseMs: options.dispatchLeaseMs ?? 5_000,
       },
       log,
@@ -207,6 +204,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     await close();
     throw error;
   }
+}
+
+/**
+ * The in-process fine stage is precise, so with `second` precision a restart
+ * is overdue a few seconds past its instant (more under a heavy load, where
+ * timers fire late). With `minute` precision the schedule alone may be up to a
+ * minute late by design: that is not an overdue restart.
+ */
+export function defaultRecoveryGrace(precision: Precision, syncPeriodMs: number): number {
+  return precision === 'minute' ? 2 * 60_000 + 2 * syncPeriodMs : Math.max(5_000, 2 * syncPeriodMs);
 }
 
 /**

@@ -63,6 +63,8 @@ import {
   type ListSchedulesRequest,
 } from './scheduler/validate.ts';
 
+import { MAX_TIMER_DELAY_MS } from './fine-stage.ts';
+
 export type {
   DeadLetterContext,
   DeadLetterReason,
@@ -108,8 +110,6 @@ interface Entry {
   handle: DueHandle | undefined;
 }
 
-/** setTimeout's longest delay; later instants are reached by re-arming. */
-const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 /** Far above any valid CreateSchedule request (Input ≤ 8 KiB), far below a memory problem. */
 const MAX_BODY_BYTES = 1024 * 1024;
 

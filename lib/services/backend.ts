@@ -6,7 +6,7 @@ import { containerKey, eventRecord, formatPod, parseContainerKey, type Decision,
 import { InvalidRequestError, RetryableError, type ApiBackend, type EventQuery } from '../api/backend.ts';
 import { InvalidCursorError } from '../ports.ts';
 import { errorDetails, WriteContentionError, type ServiceDeps } from './deps.ts';
-import { forEachConcurrently } from './concurrency.ts';
+import { forEachConcurrently } from '../concurrency.ts';
 import { handleExit } from './handle-exit.ts';
 
 /** Containers of one batch handled at the same time; one container's exits always run in order. */

@@ -1,4 +1,4 @@
-import { eventRecord, formatPod, pickRef, type ContainerState, type PendingRestart } from '../core/index.ts';
+import { eventRecord, formatPod, pickRef, restartIdOf, type ContainerState, type PendingRestart } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type RestartRequest } from '../ports.ts';
 import { errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
 
@@ -59,8 +59,9 @@ export async function fireRestart(
     }
 
     const recovered = options.recovered === true;
+    const request = restartRequest(claimed, restart, now, recovered);
     try {
-      await deps.sink.publish([{ detailType: BUS_DETAIL_TYPES.restartRequested, detail: { ...restartRequest(claimed, restart, now, recovered) } }]);
+      await deps.sink.publish([{ detailType: BUS_DETAIL_TYPES.restartRequested, detail: { ...request } }]);
     } catch (error) {
       // Hand the restart back so the retried callback (or the sync) can claim it.
       await deps.store.put(current.value, claim.version).catch((releaseError: unknown) => {
@@ -75,6 +76,7 @@ export async function fireRestart(
     deps.sink.record([
       eventRecord(recovered ? 'RestartRecovered' : 'Restarted', claimed, now, {
         restartCount: restart.restartCount,
+        restartId: request.restartId,
         restartAt: restart.restartAt,
         latenessMs: now - restart.restartAt,
         ...(claimed.backoff ? { backoffMs: claimed.backoff.backoffMs } : {}),
@@ -82,22 +84,44 @@ export async function fireRestart(
       }),
     ]);
 
-    const dispatched: PendingRestart = { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) };
-    const { reason: _reason, ...withoutReason } = claimed;
-    const marked = await deps.store.put({ ...withoutReason, state: 'Running', message, restart: dispatched, updatedAt: now }, claim.version);
-    if (!marked.written) {
-      // A newer exit replaced the item between claim and mark. The restart was
-      // published all the same; the newer decision stands.
-      deps.log.warn('container changed while its restart was dispatched', { key: ref.key, restartCount: ref.restartCount });
-    }
+    await markDispatched(deps, claimed, claim.version, { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) }, message);
     return recovered ? 'Recovered' : 'Dispatched';
   }
   throw new WriteContentionError(ref.key, deps.config.maxWriteAttempts);
 }
 
+/**
+ * Records that the restart went out. It has: from here on nothing may throw,
+ * or the retried callback would find a live claim, and the sync would publish
+ * the restart again once the claim expired. A failed write is retried (re-read,
+ * and written only while the restart is still the one this call claimed); only
+ * a store that stays down leaves the claim to expire — the documented window.
+ */
+async function markDispatched(deps: ServiceDeps, claimed: ContainerState, claimVersion: number, dispatched: PendingRestart, message: string): Promise<void> {
+  let base = claimed;
+  let version = claimVersion;
+  for (let attempt = 1; attempt <= deps.config.maxWriteAttempts; attempt++) {
+    try {
+      const { reason: _reason, ...running } = base;
+      if ((await deps.store.put({ ...running, state: 'Running', message, restart: dispatched, updatedAt: dispatched.dispatchedAt! }, version)).written) return;
+    } catch (error) {
+      deps.log.warn('recording a dispatched restart failed; retrying', { key: claimed.key, restartCount: dispatched.restartCount, ...errorDetails(error) });
+    }
+    await pauseAfterConflict(deps, attempt);
+    const current = await deps.store.get(claimed.key).catch(() => undefined);
+    const still = current?.value.restart;
+    // Marked after all (the failed write had landed), replaced by a newer exit,
+    // or reset: the restart went out either way, and nothing is left to record.
+    if (!current || still?.restartCount !== dispatched.restartCount || still.status !== 'dispatching' || still.claimedAt !== claimed.restart?.claimedAt) return;
+    base = current.value;
+    version = current.version;
+  }
+  deps.log.error('could not record a dispatched restart; its claim will expire and the sync may publish it again', { key: claimed.key, restartCount: dispatched.restartCount });
+}
+
 function restartRequest(state: ContainerState, restart: PendingRestart, now: number, recovered: boolean): RestartRequest {
   return {
-    restartId: `${state.key}#${restart.restartCount}`,
+    restartId: restartIdOf(state.key, state.createdAt, restart.restartCount),
     key: state.key,
     ...pickRef(state),
     restartCount: restart.restartCount,

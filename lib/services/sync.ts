@@ -1,7 +1,7 @@
 import { backOffEventMessage, eventRecord, pickRef, type ContainerState, type EventRecord } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type BusMessage } from '../ports.ts';
 import { errorDetails, type ServiceDeps } from './deps.ts';
-import { forEachConcurrently } from './concurrency.ts';
+import { forEachConcurrently } from '../concurrency.ts';
 import { fireRestart } from './fire-restart.ts';
 
 /** Overdue restarts recovered at once by one sync run. */

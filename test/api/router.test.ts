@@ -77,6 +77,7 @@ describe('handleApiRequest', () => {
         key: KEY,
         decision: 'RestartNow',
         restartAt: new Date(NOW).toISOString(),
+        restartId: `${KEY}#${NOW}.1`,
         delayMs: 0,
         restartCount: 1,
         backoffMs: 10_000,

@@ -57,12 +57,21 @@ function stateAfter(plans: readonly ExitPlan[]): ContainerState {
 
 describe('planExit', () => {
   describe('the first exit', () => {
+    it('restarts a first crash now even when the workload’s clock runs ahead', () => {
+      const plan = planExit(undefined, exitAt(T0 + 120_000, { exitId: 'skewed' }), options(T0));
+      expect(plan.decision).toMatchObject({ decision: 'RestartNow', restartAt: T0, delayMs: 0, state: 'Running' });
+      // The reported instant is kept, so a replay of this exit is still recognised.
+      expect(plan.next?.lastExit?.finishedAt).toBe(T0 + 120_000);
+    });
+
     it('restarts now with no delay and starts the entry at initial', () => {
       const plan = planExit(undefined, exitAt(T0, { exitId: 'e1' }), options(T0));
       expect(plan.decision).toEqual({
         key: 'web-0_default_uid_app_',
         decision: 'RestartNow',
         restartAt: T0,
+        // The entry's creation instant keeps restart ids unique across resets.
+        restartId: `web-0_default_uid_app_#${T0}.1`,
         delayMs: 0,
         restartCount: 1,
         backoffMs: 10_000,
@@ -126,6 +135,7 @@ describe('planExit', () => {
         key: 'web-0_default_uid_app_',
         decision: 'RestartScheduled',
         restartAt: finishedAt + 10_000,
+        restartId: `web-0_default_uid_app_#${T0 + 1_000}.2`,
         delayMs: 10_000,
         restartCount: 2,
         backoffMs: 20_000,
@@ -149,6 +159,7 @@ describe('planExit', () => {
         exitCode: 1,
         reason: 'CrashLoopBackOff',
         restartCount: 2,
+        restartId: `web-0_default_uid_app_#${T0 + 1_000}.2`,
         delayMs: 10_000,
         backoffMs: 20_000,
         restartAt: new Date(finishedAt + 10_000).toISOString(),

@@ -268,9 +268,15 @@ describe('EventsBus', () => {
     });
   });
 
-  it('grantPutExitEvents gives events:PutEvents on this bus and nothing else', () => {
+  it('grantPutExitEvents gives events:PutEvents on this bus for Container Exited events only', () => {
     expect(statementsByRole(template).get(logicalId(role))).toEqual([
-      { effect: 'Allow', actions: ['events:PutEvents'], resources: [`<${logicalId(bus.bus)}.Arn>`] },
+      {
+        effect: 'Allow',
+        actions: ['events:PutEvents'],
+        resources: [`<${logicalId(bus.bus)}.Arn>`],
+        // A workload must not be able to forge the restart events orchestrators act on.
+        condition: { StringEquals: { 'events:detail-type': 'Container Exited' } },
+      },
     ]);
   });
 });

@@ -29,7 +29,7 @@ describe('readDeploySettings', () => {
     expect(settings.policy).toEqual(DEFAULT_SERVICE_CONFIG.policy);
     expect(settings.precision).toBe('second');
     expect(settings.shards).toBe(TABLE_SCHEMA.defaultShards);
-    expect(settings.entryRetentionMs).toBe(3_600_000);
+    expect(settings.entryRetentionMs).toBe(24 * 3_600_000);
     expect(settings.recoveryGraceMs).toBe(DEFAULT_SERVICE_CONFIG.recoveryGraceMs);
     expect(settings.dispatchLeaseMs).toBe(DEFAULT_SERVICE_CONFIG.dispatchLeaseMs);
     expect(settings.logRetention).toBe(RetentionDays.ONE_MONTH);

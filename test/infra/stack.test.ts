@@ -102,8 +102,7 @@ describe('RestartSchedulerStack IAM', () => {
     expect(grants(statementsByRole(template).get(role(stack.handlers.exit))!)).toEqual(
       [
         ...logging(),
-        ...['GetItem', 'PutItem', 'DeleteItem', 'Query', 'Scan'].map((action) => `dynamodb:${action} ${table()}`),
-        ...indexes(),
+        ...['GetItem', 'PutItem', 'DeleteItem', 'Scan'].map((action) => `dynamodb:${action} ${table()}`),
         `scheduler:CreateSchedule ${arn('scheduler', `schedule/${group}/*`)}`,
         `iam:PassRole ${att(stack.timers.schedulerRole)}`,
         `sqs:SendMessage ${fine()}`,
@@ -270,7 +269,7 @@ describe('RestartSchedulerStack handlers', () => {
     expect(exit).toMatchObject({
       [ENV.tableName]: { Ref: logicalId(stack.table.table) },
       [ENV.shards]: '16',
-      [ENV.retention]: '1h',
+      [ENV.retention]: '24h',
       [ENV.fineStageQueueUrl]: { Ref: logicalId(stack.timers.fineStageQueue) },
       [ENV.eventBusName]: { Ref: logicalId(stack.bus.bus) },
       [ENV.scheduleGroup]: stack.resolve(stack.timers.scheduleGroup.scheduleGroupName),

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../lib/cli/program.ts';
 import { isLoopbackHost, RemoteBindError, startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
@@ -64,5 +65,42 @@ describe('local runtime security', () => {
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ error: 'PayloadTooLarge' });
     expect((await runtime.deps.store.list({})).items).toHaveLength(0);
+  });
+
+  describe('without a token', () => {
+    /** A raw request, so that Host and Origin can be anything a browser might send. */
+    function raw(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+      return new Promise((resolve, reject) => {
+        const target = new URL('/v1/exits', url);
+        const call = request(target, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        call.on('error', reject);
+        call.end(JSON.stringify(exit));
+      });
+    }
+
+    it.each([
+      ['a cross-site Origin', { origin: 'https://evil.example' }, /cross-origin requests from "https:\/\/evil.example" are refused/],
+      ['a DNS-rebound Host', { host: 'evil.example:4750' }, /host "evil.example:4750" is not a loopback name/],
+      ['a malformed Origin', { origin: 'not a url' }, /malformed Origin/],
+    ])('refuses %s with 403, and writes nothing', async (_label, headers, message) => {
+      runtime = await startLocalRuntime({ port: 0, inMemory: true });
+      const response = await raw(runtime.url, headers);
+      expect(response.status).toBe(403);
+      expect(JSON.parse(response.body)).toMatchObject({ error: 'Forbidden', message: expect.stringMatching(message) });
+      expect((await runtime.deps.store.list({})).items).toHaveLength(0);
+    });
+
+    it.each([
+      ['no Origin', {}],
+      ['a loopback Origin', { origin: 'http://localhost:3000' }],
+      ['a loopback Host name', { host: 'localhost:4750' }],
+    ])('serves a request with %s', async (_label, headers) => {
+      runtime = await startLocalRuntime({ port: 0, inMemory: true });
+      expect((await raw(runtime.url, headers)).status).toBe(200);
+    });
   });
 });

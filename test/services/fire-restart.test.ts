@@ -33,7 +33,7 @@ describe('fireRestart', () => {
             Source: 'restart-scheduler',
             DetailType: 'Container Restart Requested',
             Detail: JSON.stringify({
-              restartId: `${key}#2`,
+              restartId: `${key}#${T0}.2`,
               key,
               namespace: 'default',
               pod: 'web-0',

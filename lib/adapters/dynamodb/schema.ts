@@ -35,6 +35,13 @@ export const TABLE_SCHEMA = {
   },
   /** @default shards of both indexes */
   defaultShards: 16,
+  /**
+   * How long an entry outlives its back-off (its reset threshold) before TTL
+   * removes it. The back-off itself expires as client-go's does; the entry
+   * stays so that status, the restart count and `maxRestarts` survive stable
+   * runs, as a pod's restart count does.
+   */
+  defaultEntryRetentionMs: 24 * 3_600_000,
 } as const;
 
 export type IndexName = (typeof TABLE_SCHEMA.indexes)[keyof typeof TABLE_SCHEMA.indexes]['indexName'];

@@ -50,8 +50,8 @@ export interface DynamoBackoffStoreOptions {
   /**
    * How long an entry outlives its back-off: the TTL is the last activity plus
    * the policy's reset threshold (after which the back-off has expired anyway,
-   * as client-go's gc) plus this margin, so status stays visible for a while.
-   * @default 1 hour
+   * as client-go's gc) plus this margin.
+   * @default TABLE_SCHEMA.defaultEntryRetentionMs (24 hours)
    */
   readonly retentionMs?: number;
   /** @default 500 */
@@ -71,7 +71,7 @@ export class DynamoBackoffStore implements BackoffStore {
     this.tableName = options.tableName;
     this.clock = options.clock;
     this.shards = options.shards ?? TABLE_SCHEMA.defaultShards;
-    this.retentionMs = options.retentionMs ?? 3_600_000;
+    this.retentionMs = options.retentionMs ?? TABLE_SCHEMA.defaultEntryRetentionMs;
     this.pageSize = options.pageSize ?? 500;
     if (!Number.isInteger(this.shards) || this.shards < 1 || this.shards > 1_000) {
       throw new RangeError(`shards must be an integer in 1..1000, got ${this.shards}`);
@@ -198,10 +198,14 @@ export class DynamoBackoffStore implements BackoffStore {
       conditions.push('#state = :state');
     }
     // An operator's listing: a filtered, paginated Scan is the honest tool here.
-    // Neither the hot path nor the sync ever calls this.
+    // Neither the hot path nor the sync ever calls this. A selective filter over
+    // a large table would scan it all in one request; instead each request reads
+    // a bounded number of pages and hands back the cursor to go on from.
     const items: ContainerState[] = [];
     let startKey = filter.cursor ? decodeCursor(filter.cursor, TABLE_KEY) : undefined;
+    let pages = 0;
     do {
+      pages++;
       const response = await this.client.send(
         new ScanCommand({
           TableName: this.tableName,
@@ -214,7 +218,7 @@ export class DynamoBackoffStore implements BackoffStore {
       );
       items.push(...(response.Items ?? []).map(toState));
       startKey = response.LastEvaluatedKey;
-    } while (startKey && items.length < limit);
+    } while (startKey && items.length < limit && pages < MAX_SCAN_PAGES_PER_LIST);
     items.sort((a, b) => a.key.localeCompare(b.key));
     return { items, ...(startKey ? { cursor: encodeCursor(startKey) } : {}) };
   }
@@ -315,6 +319,9 @@ function epochSeconds(ms: number): number {
 function encodeCursor(key: Record<string, AttributeValue>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
+
+/** Scan pages (up to 1 MB each) one `list` call reads at most. */
+const MAX_SCAN_PAGES_PER_LIST = 8;
 
 /** The attributes (and their types) of the key a cursor must hold. */
 type KeyShape = Readonly<Record<string, 'S' | 'N'>>;

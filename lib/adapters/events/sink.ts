@@ -8,21 +8,17 @@
 import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { EVENT_RECORD_SCHEMA, type EventRecord, type EventType } from '../../core/index.ts';
+import { forEachConcurrently } from '../../concurrency.ts';
+import { EVENT_RECORD_SCHEMA, type EventRecord } from '../../core/index.ts';
+import { metricsOf } from '../../metrics.ts';
 import { SERVICE_NAME, type BusMessage, type EventSink, type MetricName } from '../../ports.ts';
 
 /** PutEvents takes at most 10 entries per call. */
 const PUT_EVENTS_BATCH = 10;
+/** PutEvents calls in flight at once. */
+const PUT_EVENTS_CONCURRENCY = 8;
 /** Attempts for entries PutEvents reports as failed (throttling, internal errors). */
 const PUT_EVENTS_ATTEMPTS = 3;
-
-/** The metrics each event record type counts towards. */
-const RECORD_METRICS: Partial<Record<EventType, readonly MetricName[]>> = {
-  Exited: ['ExitsReceived'],
-  RestartScheduled: ['RestartsScheduled'],
-  Restarted: ['RestartsDispatched'],
-  RestartRecovered: ['RestartsDispatched', 'RestartsRecovered'],
-};
 
 export interface AwsEventSinkOptions {
   readonly logger: Pick<Logger, 'info'>;
@@ -46,15 +42,17 @@ export class AwsEventSink implements EventSink {
       // One JSON line per record: Powertools puts `message` and these fields at
       // the top level, where Logs Insights discovers them.
       this.options.logger.info(message, { schema: EVENT_RECORD_SCHEMA, ...fields });
-      for (const name of RECORD_METRICS[event.type] ?? []) this.metric(name, 1);
-      if (event.latenessMs !== undefined) this.metric('RestartLateness', event.latenessMs);
+      for (const point of metricsOf(event)) this.metric(point.name, point.value);
     }
   }
 
   async publish(messages: readonly BusMessage[]): Promise<void> {
+    const batches: PutEventsRequestEntry[][] = [];
     for (let start = 0; start < messages.length; start += PUT_EVENTS_BATCH) {
-      await this.putEntries(messages.slice(start, start + PUT_EVENTS_BATCH).map((message) => this.entry(message)));
+      batches.push(messages.slice(start, start + PUT_EVENTS_BATCH).map((message) => this.entry(message)));
     }
+    // A sync with thousands of waiting containers publishes hundreds of batches.
+    await forEachConcurrently(batches, PUT_EVENTS_CONCURRENCY, (batch) => this.putEntries(batch));
   }
 
   metric(name: MetricName, value: number): void {

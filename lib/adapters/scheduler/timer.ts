@@ -18,6 +18,8 @@ import type { Precision } from '../../config.ts';
 import type { RestartRef, RestartTimer, TimerStage } from '../../ports.ts';
 
 const MINUTE_MS = 60_000;
+/** A schedule's instant is at least this far ahead when it is created. */
+const SCHEDULE_MIN_AHEAD_MS = 30_000;
 
 /** Where the remainder of a restart's wait is spent. */
 export interface FineStage {
@@ -113,12 +115,17 @@ export class SchedulerRestartTimer implements RestartTimer {
 
   async arm(ref: RestartRef, now: number): Promise<TimerStage> {
     const delayMs = ref.restartAt - now;
-    // Due now: the fine stage with no delay. Scheduler has no "now".
-    if (delayMs <= 0 || (this.precision === 'second' && delayMs <= this.directWithinMs)) {
+    const instant = this.scheduleInstant(ref.restartAt, now);
+    // Due now: the fine stage with no delay (Scheduler has no "now"). Due soon,
+    // or so soon that the schedule's minute would start almost at once: the
+    // fine stage too, so no schedule is ever created for an instant that has
+    // passed by the time Scheduler reads it.
+    const soon = delayMs <= this.directWithinMs || instant - now < SCHEDULE_MIN_AHEAD_MS;
+    if (delayMs <= 0 || (this.precision === 'second' && soon && delayMs <= this.options.fineStage.maxDelayMs)) {
       await this.options.fineStage.send(ref, Math.max(0, delayMs));
       return 'queue';
     }
-    await this.createSchedule(ref, this.scheduleInstant(ref.restartAt));
+    await this.createSchedule(ref, instant);
     return 'schedule';
   }
 
@@ -129,13 +136,14 @@ export class SchedulerRestartTimer implements RestartTimer {
 
   /**
    * The `at()` instant. Scheduler fires anywhere in the minute of its time, so
-   * with `minute` precision the instant is rounded up to the next whole minute
-   * (never early); with `second` precision it is the minute that starts at
-   * least `leadMs` before the restart (the fine stage waits out the rest).
+   * with `minute` precision the instant is rounded up to a whole minute (never
+   * early), and at least `SCHEDULE_MIN_AHEAD_MS` from now (never in the past);
+   * with `second` precision it is the minute that starts at least `leadMs`
+   * before the restart (the fine stage waits out the rest).
    */
-  scheduleInstant(restartAt: number): number {
+  scheduleInstant(restartAt: number, now: number): number {
     return this.precision === 'minute'
-      ? Math.ceil(restartAt / MINUTE_MS) * MINUTE_MS
+      ? Math.ceil(Math.max(restartAt, now + SCHEDULE_MIN_AHEAD_MS) / MINUTE_MS) * MINUTE_MS
       : Math.floor((restartAt - this.leadMs) / MINUTE_MS) * MINUTE_MS;
   }
 
