@@ -136,4 +136,18 @@ describe('fireRestart', () => {
     expect(h.restartRequests()).toEqual([expect.objectContaining({ restartCount: 2, recovered: true })]);
     expect(h.records.at(-1)).toMatchObject({ type: 'RestartRecovered', latenessMs: h.deps.config.dispatchLeaseMs });
   });
+
+  it('gives a restart after a reset its own id, so consumers deduplicating on it still see it', async () => {
+    h.clock.set(dueAt);
+    expect(await fireRestart(h.deps, { key, restartCount: 2 })).toBe('Dispatched');
+    expect(await h.store.delete(key)).toBe(true);
+    // A new life of the same container: its restart counts start at 1 again.
+    h.clock.set(dueAt + 1_000);
+    const first = await handleExit(h.deps, exitOf(dueAt + 1_000));
+    expect(first).toMatchObject({ decision: 'RestartNow', restartCount: 1 });
+    expect(await fireRestart(h.deps, { key, restartCount: 1 })).toBe('Dispatched');
+    const ids = h.restartRequests().map((request) => request.restartId);
+    expect(ids).toEqual([`${key}#${T0}.2`, `${key}#${dueAt + 1_000}.1`]);
+    expect(first.restartId).toBe(ids[1]);
+  });
 });
