@@ -9,24 +9,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RestartSchedulerClient } from '../../lib/client/client.ts';
 import { buildEventQuery, queryEventRecords, toEventRecord } from '../../lib/client/logs-insights.ts';
-import { runCli, USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
+import { USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
 import { resolveBackoffPolicy, type EventRecord } from '../../lib/core/index.ts';
 import { consoleLine } from '../../lib/local/event-log.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { CLI } from '../support/runtime-process.ts';
-
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { cli } from '../support/cli.ts';
 
 describe('restart-scheduler events (local runtime)', () => {
   let runtime: LocalRuntime;

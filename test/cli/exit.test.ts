@@ -14,23 +14,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionView } from '../../lib/api/views.ts';
 import { RestartSchedulerClient } from '../../lib/client/client.ts';
 import { createSigV4Signer, executeApiRegion } from '../../lib/client/sigv4.ts';
-import { runCli, USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
+import { USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
 import { resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { CLI } from '../support/runtime-process.ts';
-
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { cli } from '../support/cli.ts';
 
 /** initial 100ms, max 800ms, sync every 100ms. */
 async function fastRuntime(options: { token?: string } = {}): Promise<LocalRuntime> {

@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runCli, USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
-
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
+import { cli } from '../support/cli.ts';
 
 /** The table's rows (lines starting with `#n`), split into cells. */
 function rows(out: string): string[][] {

@@ -5,23 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerView } from '../../lib/api/views.ts';
 import { RestartSchedulerClient, type ExitEventInput } from '../../lib/client/client.ts';
-import { runCli, USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
+import { USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
 import { countdown, humanDuration, renderStatus } from '../../lib/cli/status.ts';
 import { resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
-
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { cli } from '../support/cli.ts';
 
 /** The table's cells, split on the two-or-more spaces between columns. */
 function cells(table: string): string[][] {

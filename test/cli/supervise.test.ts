@@ -10,24 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerView } from '../../lib/api/views.ts';
 import { RestartSchedulerClient } from '../../lib/client/client.ts';
-import { runCli, USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
+import { USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
 import { derivedPodUid, LiveLine, podNameFor } from '../../lib/cli/supervise.ts';
 import { containerKey, resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { CLI } from '../support/runtime-process.ts';
-
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { cli } from '../support/cli.ts';
 
 interface Supervisor {
   readonly child: ChildProcessWithoutNullStreams;

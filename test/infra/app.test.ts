@@ -15,7 +15,6 @@ import { PROJECT_ROOT } from '../../lib/infra/bundling.ts';
 
 const run = promisify(execFile);
 let outdir: string;
-let synth: { stdout: string; stderr: string };
 
 /** The environment of a machine with no AWS configuration at all. */
 function offlineEnvironment(): NodeJS.ProcessEnv {
@@ -31,7 +30,7 @@ function offlineEnvironment(): NodeJS.ProcessEnv {
 
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'restart-scheduler-synth-'));
-  synth = await run('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', outdir], {
+  await run('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', outdir], {
     cwd: PROJECT_ROOT,
     env: offlineEnvironment(),
   });

@@ -59,7 +59,6 @@ const EXIT_MAX_ATTEMPTS = 8;
 const DUPLICATE_AFTER_MS = 3_000;
 const KEY = 'web-0_default_uid-1_app_';
 
-const crash = (label: string): (() => Error) => () => new Error(`crash: ${label}`);
 const throttled = () => new ThrottlingException({ message: 'Rate exceeded', Message: 'Rate exceeded', $metadata: {} });
 const quotaExceeded = () => new ServiceQuotaExceededException({ message: 'Schedules quota exceeded', Message: 'Schedules quota exceeded', $metadata: {} });
 const conflict = () => new ConflictException({ message: 'Schedule already exists', Message: 'Schedule already exists', $metadata: {} });
