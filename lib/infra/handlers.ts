@@ -28,11 +28,14 @@ export const DEFAULT_HANDLER_ENTRIES: HandlerEntries = {
 
 /** What the handlers need to know about the service, beyond where its resources are. */
 export interface HandlerSettings {
+  /** The service-wide back-off policy (kubelet's by default). */
   readonly policy: BackoffPolicy;
   readonly precision: Precision;
-  /** @default none: every namespace uses `policy` */
+  /** Per-namespace defaults as the JSON the handlers read from NAMESPACE_DEFAULTS; absent when none. */
   readonly namespaceDefaultsJson?: string;
+  /** Shards of both sparse indexes. */
   readonly shards: number;
+  /** How long an entry outlives its reset threshold before DynamoDB TTL may delete it. */
   readonly entryRetentionMs: number;
   readonly recoveryGraceMs: number;
   readonly dispatchLeaseMs: number;

@@ -16,6 +16,7 @@ import {
   type Precision,
 } from '../config.ts';
 import { formatDuration, type BackoffPolicy } from '../core/index.ts';
+import type { HandlerSettings } from './handlers.ts';
 
 /** The context keys the stack reads; prefixed so they never collide with CDK's own flags. */
 export const CONTEXT_KEYS = {
@@ -57,18 +58,8 @@ export const DEFAULT_LATENESS_THRESHOLD_MS: Readonly<Record<Precision, number>> 
   minute: 160_000,
 };
 
-export interface DeploySettings {
-  /** The service-wide back-off policy (kubelet's by default). */
-  readonly policy: BackoffPolicy;
-  readonly precision: Precision;
-  /** Per-namespace defaults as the JSON the handlers read from NAMESPACE_DEFAULTS; absent when none. */
-  readonly namespaceDefaultsJson?: string;
-  /** Shards of both sparse indexes. */
-  readonly shards: number;
-  /** How long an entry outlives its reset threshold before DynamoDB TTL may delete it. */
-  readonly entryRetentionMs: number;
-  readonly recoveryGraceMs: number;
-  readonly dispatchLeaseMs: number;
+/** Everything the stack is configured with: what the handlers need, and the resources' own settings. */
+export interface DeploySettings extends HandlerSettings {
   readonly logRetention: RetentionDays;
   /** Applies to the table and the log groups (the stores of record). */
   readonly removalPolicy: RemovalPolicy;

@@ -41,6 +41,7 @@ import {
 } from '../support/faults.ts';
 import { acquireDynalite, createHarness, exitOf, releaseDynalite, T0, type Harness } from '../support/pipeline.ts';
 import type { LocalDynamo } from '../../lib/local/dynalite.ts';
+import { formatTable } from '../../lib/cli/table.ts';
 
 /** Restarts each scenario drives: delays 0, 10 s, 20 s, 40 s, 80 s (fine stage), 160 s, 300 s (schedules). */
 const RESTARTS = 7;
@@ -433,16 +434,7 @@ function printSummary(title: string, summaries: readonly Summary[]): void {
     ['sync fails', (s) => String(s.syncFailures)],
     ['outcome', (s) => s.outcome],
   ];
-  const widths = columns.map(([heading, cell]) => Math.max(heading.length, ...summaries.map((s) => cell(s).length)));
-  const line = (cells: string[]) => cells.map((cell, index) => cell.padEnd(widths[index]!)).join(' | ');
-  console.log(
-    [
-      title,
-      line(columns.map(([heading]) => heading)),
-      widths.map((width) => '-'.repeat(width)).join('-+-'),
-      ...summaries.map((s) => line(columns.map(([, cell]) => cell(s)))),
-    ].join('\n'),
-  );
+  console.log(`${title}\n${formatTable(columns.map(([heading]) => heading.toUpperCase()), summaries.map((s) => columns.map(([, cell]) => cell(s))))}`);
 }
 
 function summarise(row: string, runMs: number, faults: FaultInjector, world: WorldResult, verdict: Verdict): Summary {
@@ -461,21 +453,36 @@ function summarise(row: string, runMs: number, faults: FaultInjector, world: Wor
 
 // ---------------------------------------------------------------------------
 
-describe('the pipeline under injected faults', () => {
-  let dynamo: LocalDynamo;
-  let h: Harness | undefined;
-  const summaries: Summary[] = [];
+/**
+ * The hooks both fault suites share: one dynalite for the file, a fresh
+ * harness per test (closed after it), and the summary table printed at the end.
+ */
+function faultSuite(title: string) {
+  let current: Harness | undefined;
+  const suite = {
+    dynamo: undefined as unknown as LocalDynamo,
+    summaries: [] as Summary[],
+    async harness(options: Parameters<typeof createHarness>[0]): Promise<Harness> {
+      current = await createHarness(options);
+      return current;
+    },
+  };
   beforeAll(async () => {
-    dynamo = await acquireDynalite();
+    suite.dynamo = await acquireDynalite();
   });
   afterEach(async () => {
-    await h?.close();
-    h = undefined;
+    await current?.close();
+    current = undefined;
   });
   afterAll(async () => {
     await releaseDynalite();
-    if (summaries.length > 0) printSummary('Fault table: one crash-looping container, 7 restarts per row', summaries);
+    if (suite.summaries.length > 0) printSummary(title, suite.summaries);
   });
+  return suite;
+}
+
+describe('the pipeline under injected faults', () => {
+  const suite = faultSuite('Fault table: one crash-looping container, 7 restarts per row');
 
   const cases = ROWS.flatMap((row) =>
     RUNS_MS.map((runMs) => ({
@@ -486,9 +493,9 @@ describe('the pipeline under injected faults', () => {
   );
 
   it.each(cases)('$title', async ({ name, faults: rules, window, control, shards, runMs }) => {
-    h = await createHarness({ shards: shards ?? 1 });
+    const h = await suite.harness({ shards: shards ?? 1 });
     const faults = new FaultInjector(rules);
-    const world = await runCrashLoop(h, dynamo, faults, { runMs });
+    const world = await runCrashLoop(h, suite.dynamo, faults, { runMs });
     const { recoveryGraceMs, dispatchLeaseMs } = h.deps.config;
     await verify(
       h,
@@ -499,7 +506,7 @@ describe('the pipeline under injected faults', () => {
         // On time, or late only by what recovery costs: the grace period, a lease, and a few sync periods of failures.
         maxLatenessMs: control ? 999 : recoveryGraceMs + dispatchLeaseMs + 4 * SYNC_PERIOD_MS,
       },
-      (verdict) => summaries.push(summarise(name + (window ? ' [window]' : ''), runMs, faults, world, verdict)),
+      (verdict) => suite.summaries.push(summarise(name + (window ? ' [window]' : ''), runMs, faults, world, verdict)),
     );
     // Every fault of the row really happened (a row whose fault never fires proves nothing).
     const fired = new Set(faults.hits.map((hit) => hit.ruleIndex));
@@ -540,29 +547,16 @@ const STORM_RULES = (chance: number): FaultRule[] => [
 ];
 
 describe('the pipeline under a seeded storm of faults at every point', () => {
-  let dynamo: LocalDynamo;
-  let h: Harness | undefined;
-  const summaries: Summary[] = [];
-  beforeAll(async () => {
-    dynamo = await acquireDynalite();
-  });
-  afterEach(async () => {
-    await h?.close();
-    h = undefined;
-  });
-  afterAll(async () => {
-    await releaseDynalite();
-    if (summaries.length > 0) printSummary('Fault storms: every point fails with probability 3% per rule', summaries);
-  });
+  const suite = faultSuite('Fault storms: every point fails with probability 3% per rule');
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8].flatMap((seed) => RUNS_MS.map((runMs) => ({ seed, runMs }))))(
     'seed $seed, runs of $runMs ms: exactly once, none lost, none early',
     async ({ seed, runMs }) => {
-      h = await createHarness({ shards: 2 });
+      const h = await suite.harness({ shards: 2 });
       const faults = new FaultInjector(STORM_RULES(0.03), seed);
       // The reporter keeps retrying: a storm must not make the test lose the exit itself.
-      const world = await runCrashLoop(h, dynamo, faults, { runMs, exitAttempts: 30 });
-      await verify(h, world, { maxLatenessMs: 3_600_000 }, (verdict) => summaries.push(summarise(`seed ${seed}`, runMs, faults, world, verdict)));
+      const world = await runCrashLoop(h, suite.dynamo, faults, { runMs, exitAttempts: 30 });
+      await verify(h, world, { maxLatenessMs: 3_600_000 }, (verdict) => suite.summaries.push(summarise(`seed ${seed}`, runMs, faults, world, verdict)));
       expect(faults.hits.length).toBeGreaterThan(0);
     },
   );

@@ -12,8 +12,8 @@ import {
   DEFAULT_GROUP,
   DEFAULT_RETRY_POLICY,
   DEFAULT_TIMEZONE,
-  type ActionAfterCompletion,
   type LocalFlexibleTimeWindow,
+  type LocalSchedule,
   type LocalTarget,
   type ScheduleState,
 } from './model.ts';
@@ -163,23 +163,8 @@ export function validateClientToken(errors: ValidationErrors, field: string, val
   });
 }
 
-/** A CreateSchedule request that passed validation, with the service's defaults applied. */
-export interface CreateScheduleRequest {
-  readonly Name: string;
-  readonly GroupName: string;
-  readonly ScheduleExpression: string;
-  readonly ScheduleExpressionTimezone: string;
-  readonly ScheduledAt: number;
-  readonly FlexibleTimeWindow: LocalFlexibleTimeWindow;
-  readonly Target: LocalTarget;
-  readonly State: ScheduleState;
-  readonly ActionAfterCompletion: ActionAfterCompletion;
-  readonly Description?: string;
-  readonly StartDate?: number;
-  readonly EndDate?: number;
-  readonly KmsKeyArn?: string;
-  readonly ClientToken?: string;
-}
+/** A CreateSchedule request that passed validation, with the service's defaults applied: a schedule before the endpoint stamps it. */
+export type CreateScheduleRequest = Omit<LocalSchedule, 'Arn' | 'CreationDate' | 'LastModificationDate' | 'Delivery' | 'CompletedAt'>;
 
 /** Validates the schedule expression; a recurring one gets a message saying why it is refused here. */
 function readScheduleExpression(errors: ValidationErrors, value: unknown) {
