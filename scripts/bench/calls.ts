@@ -28,6 +28,7 @@ import { createHandler as createSyncHandler } from '../../lambdas/sync.ts';
 import type { LambdaDeps } from '../../lambdas/wiring.ts';
 import { CallCounter, DynamoMeter, StandInServices } from './aws-meter.ts';
 import { round, summarize, type Summary } from './stats.ts';
+import { ManualClock, SCHEDULER_SETTINGS, T0 } from '../../test/support/pipeline.ts';
 
 /** The calls the issue names, always reported (zeros included). */
 export const COUNTED_CALLS = ['GetItem', 'PutItem', 'CreateSchedule', 'SendMessage', 'PutEvents'] as const;
@@ -61,20 +62,8 @@ export interface CallsResult {
   readonly syncWaiting: number;
 }
 
-const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
-const SETTINGS = {
-  groupName: 'restart-scheduler',
-  targetArn: 'arn:aws:lambda:us-east-1:123456789012:function:restart',
-  roleArn: 'arn:aws:iam::123456789012:role/scheduler',
-  deadLetterArn: 'arn:aws:sqs:us-east-1:123456789012:schedule-dlq',
-  queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/fine-stage',
-  eventBusName: 'restart-scheduler',
-};
-
-class ManualClock {
-  time = T0;
-  now = (): number => this.time;
-}
+// The same fixed instant, clock and resource names as the pipeline tests.
+const SETTINGS = SCHEDULER_SETTINGS;
 
 /**
  * Counts what the handler writes to stdout and stderr while it runs (the
