@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RestartSchedulerClient, type RestartNotice } from '../../lib/client/client.ts';
+import { RestartSchedulerClient, type RestartNotice, type SequencedEvent } from '../../lib/client/client.ts';
+import { eventRecord } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import type { BusMessage } from '../../lib/ports.ts';
 
@@ -62,5 +63,79 @@ describe('GET /v1/restarts/stream', () => {
     await runtime.eventLog.publish([restart('web-0', 1), restart('web-1', 1), restart('web-0', 2)]);
     const client = new RestartSchedulerClient({ endpoint: runtime.url });
     expect((await collect(client, { after: 0, key: 'web-1_default__app_' }, 1)).map((notice) => notice.key)).toEqual(['web-1_default__app_']);
+  });
+});
+
+describe('GET /v1/events/stream', () => {
+  let runtime: LocalRuntime | undefined;
+  afterEach(async () => {
+    await runtime?.close();
+    runtime = undefined;
+  });
+
+  const record = (pod: string, message: string) => eventRecord('Exited', { namespace: 'default', pod, container: 'app' }, Date.now(), { exitCode: 1, message });
+
+  async function collect(client: RestartSchedulerClient, options: { after?: number; key?: string }, count: number): Promise<SequencedEvent[]> {
+    const received: SequencedEvent[] = [];
+    const abort = new AbortController();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`got ${received.length} of ${count}`)), 5_000);
+      void client.streamEvents(
+        (event) => {
+          received.push(event);
+          if (received.length === count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+        { ...options, signal: abort.signal },
+      );
+    });
+    abort.abort();
+    return received;
+  }
+
+  it('replays the records a client missed after Last-Event-ID, then follows live', async () => {
+    runtime = await startLocalRuntime({ port: 0, inMemory: true });
+    runtime.eventLog.record([record('web-0', 'first'), record('web-0', 'second')]);
+    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    const pending = collect(client, { after: 1 }, 2);
+    setTimeout(() => runtime!.eventLog.record([record('web-0', 'third')]), 200);
+    expect((await pending).map((event) => [event.seq, event.record.message])).toEqual([
+      [2, 'second'],
+      [3, 'third'],
+    ]);
+  });
+
+  it('streams the records of a real exit as they are written, narrowed to one container with ?key=', async () => {
+    runtime = await startLocalRuntime({ port: 0, inMemory: true });
+    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    await client.postExit({ namespace: 'default', pod: 'other', container: 'app', exitCode: 1, finishedAt: Date.now() });
+    const pending = collect(client, { after: 0, key: 'web-0_default__app_' }, 1);
+    await client.postExit({ namespace: 'default', pod: 'web-0', container: 'app', exitCode: 2, finishedAt: Date.now() });
+    const [event] = await pending;
+    expect(event!.record).toMatchObject({ type: 'Exited', key: 'web-0_default__app_', exitCode: 2 });
+  });
+
+  it('sends a reset and the whole log to a client whose Last-Event-ID came from an earlier log', async () => {
+    runtime = await startLocalRuntime({ port: 0, inMemory: true });
+    runtime.eventLog.record([record('web-0', 'only')]);
+    const response = await fetch(`${runtime.url}/v1/events/stream`, { headers: { 'last-event-id': '999' } });
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('only')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    expect(text).toMatch(/event: reset\ndata: \{\}\n\nid: 1\nevent: record\ndata: \{.*"message":"only"/);
+  });
+
+  it.each([
+    ['a misspelt parameter', '?keys=web-0_default__app_', 'keys'],
+    ['a malformed key', '?key=not-a-key', 'key'],
+    ['a Last-Event-ID that is no sequence number', '?after=1e3', 'after'],
+  ])('refuses %s with 400', async (_label, query, path) => {
+    runtime = await startLocalRuntime({ port: 0, inMemory: true });
+    const response = await fetch(`${runtime.url}/v1/events/stream${query}`);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'ValidationError', issues: [{ path }] });
   });
 });
