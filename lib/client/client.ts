@@ -72,7 +72,8 @@ export class RestartSchedulerClient {
 
   constructor(private readonly options: ClientOptions) {
     this.base = new URL(options.endpoint.endsWith('/') ? options.endpoint : `${options.endpoint}/`);
-    this.fetch = options.fetch ?? globalThis.fetch;
+    // Called through a wrapper: a browser's fetch throws when called as another object's method.
+    this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   get endpoint(): string {

@@ -11,6 +11,8 @@ import { containerKeyProblem, formatPath } from '../api/exits.ts';
 import { errorResponse, validationError, type Issue } from '../api/protocol.ts';
 import { API_LIMITS, handleApiRequest, type ApiLimits, type ApiResponse } from '../api/router.ts';
 import type { RestartNotice, SequencedEvent } from '../ports.ts';
+import type { OperationalLog } from '../services/deps.ts';
+import { buildConsoleAssets, consoleResponse, isConsolePath, type ConsoleAssets } from './console.ts';
 import type { LocalEventLog } from './event-log.ts';
 import { isLoopbackHost } from './loopback.ts';
 import type { Sequenced, SequencedLog } from './sequenced-log.ts';
@@ -30,6 +32,8 @@ export interface LocalServerOptions {
   /** When set, every request must carry `Authorization: Bearer <token>`. */
   readonly token?: string;
   readonly limits?: Partial<ApiLimits>;
+  /** Told when the web console cannot be built. */
+  readonly log?: OperationalLog;
 }
 
 export interface LocalServer {
@@ -49,8 +53,33 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
   });
 
+  let consoleAssets: Promise<ConsoleAssets> | undefined;
+  async function serveConsole(request: IncomingMessage, response: ServerResponse, pathname: string): Promise<void> {
+    consoleAssets ??= buildConsoleAssets({ authRequired: options.token !== undefined });
+    let assets: ConsoleAssets;
+    try {
+      assets = await consoleAssets;
+    } catch (error) {
+      // Tried again on the next request (after `npm ci`, say).
+      consoleAssets = undefined;
+      options.log?.warn('the web console could not be built', { error: error instanceof Error ? error.message : String(error) });
+      return send(response, errorResponse(503, 'ServiceUnavailable', 'the web console could not be built; is esbuild installed (npm ci)?'));
+    }
+    const found = consoleResponse(assets, pathname, {
+      ...(typeof request.headers['accept-encoding'] === 'string' ? { 'accept-encoding': request.headers['accept-encoding'] } : {}),
+      ...(typeof request.headers['if-none-match'] === 'string' ? { 'if-none-match': request.headers['if-none-match'] } : {}),
+    });
+    if (!found) return send(response, errorResponse(404, 'NotFound', `no such resource: ${pathname.slice(0, 200)}`));
+    response.writeHead(found.status, { ...found.headers, 'content-length': found.body.length });
+    response.end(request.method === 'HEAD' ? undefined : found.body);
+  }
+
   async function serve(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (options.token !== undefined && !authorized(request, options.token)) {
+    const url = new URL(request.url ?? '/', 'http://local');
+    // The console's page and code hold nothing secret: they load without the
+    // token and ask for it before their first API call.
+    const consoleRequest = (request.method === 'GET' || request.method === 'HEAD') && isConsolePath(url.pathname);
+    if (options.token !== undefined && !consoleRequest && !authorized(request, options.token)) {
       return send(response, errorResponse(401, 'Unauthorized', 'missing or wrong bearer token', { headers: { 'www-authenticate': 'Bearer' } }));
     }
     // Without a token the loopback binding is the only protection: refuse what
@@ -60,7 +89,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       const problem = crossSiteProblem(request);
       if (problem) return send(response, errorResponse(403, 'Forbidden', problem));
     }
-    const url = new URL(request.url ?? '/', 'http://local');
+    if (consoleRequest) return serveConsole(request, response, url.pathname);
     if (request.method === 'GET' && url.pathname === RESTART_STREAM_PATH) return stream(request, response, url, restartFeed);
     if (request.method === 'GET' && url.pathname === EVENT_STREAM_PATH) return stream(request, response, url, eventFeed);
     const body = await readBody(request, limits.maxBodyBytes);
