@@ -7,8 +7,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApiBackend } from '../api/backend.ts';
-import { containerKeyProblem, formatPath } from '../api/exits.ts';
-import { errorResponse, validationError, type Issue } from '../api/protocol.ts';
+import { errorResponse, validationError } from '../api/protocol.ts';
+import { parseStreamQuery, SEQUENCE_PATTERN } from '../api/queries.ts';
 import { API_LIMITS, handleApiRequest, type ApiLimits, type ApiResponse } from '../api/router.ts';
 import type { RestartNotice, SequencedEvent } from '../ports.ts';
 import type { OperationalLog } from '../services/deps.ts';
@@ -120,19 +120,15 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
    * and the whole log.
    */
   function stream<T extends Sequenced>(request: IncomingMessage, response: ServerResponse, url: URL, feed: StreamFeed<T>): void {
-    const problem = unknownStreamParameter(url);
-    if (problem) return send(response, validationError([problem]));
-    const key = url.searchParams.get('key') ?? undefined;
-    if (key !== undefined) {
-      const keyProblem = containerKeyProblem(key);
-      if (keyProblem) return send(response, validationError([{ path: 'key', message: keyProblem }]));
-    }
+    const query = parseStreamQuery(Object.fromEntries(url.searchParams));
+    if (!query.ok) return send(response, validationError(query.issues));
+    const { key } = query.value;
     const header = request.headers['last-event-id'];
-    const resumeFrom = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('after') ?? undefined;
-    const requested = resumeFrom === undefined ? feed.log.lastSeq : /^\d{1,15}$/.test(resumeFrom) ? Number(resumeFrom) : NaN;
-    if (!Number.isSafeInteger(requested)) {
-      return send(response, validationError([{ path: 'after', message: `Last-Event-ID / after must be a ${feed.what} sequence number (a non-negative integer)` }]));
+    const lastEventId = Array.isArray(header) ? header[0] : header;
+    if (lastEventId !== undefined && !SEQUENCE_PATTERN.test(lastEventId)) {
+      return send(response, validationError([{ path: 'Last-Event-ID', message: `must be a ${feed.what} sequence number (a non-negative integer)` }]));
     }
+    const requested = lastEventId !== undefined ? Number(lastEventId) : (query.value.after ?? feed.log.lastSeq);
     // An id beyond the log's end was handed out by an earlier log (an in-memory
     // runtime, or a wiped data directory): everything in this log is new to the client.
     const after = requested > feed.log.lastSeq ? 0 : requested;
@@ -204,14 +200,6 @@ export function sseRecord(event: SequencedEvent): string {
 
 function sseMessage(id: number, event: string, data: unknown): string {
   return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-const STREAM_PARAMETERS = ['key', 'after'];
-
-/** The streams take `key` and `after`; anything else is a misspelt filter, refused rather than ignored. */
-function unknownStreamParameter(url: URL): Issue | undefined {
-  const name = [...url.searchParams.keys()].find((parameter) => !STREAM_PARAMETERS.includes(parameter));
-  return name === undefined ? undefined : { path: formatPath([name]), message: `unknown query parameter; expected one of ${STREAM_PARAMETERS.join(', ')}` };
 }
 
 function send(response: ServerResponse, apiResponse: ApiResponse): void {
