@@ -11,6 +11,7 @@ import { RestartSchedulerClient, type RestartNotice } from '../../lib/client/cli
 import { resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { launchChromium, type LaunchedBrowser } from '../support/browser.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 /** The fast policy of the walk-through: 1 s doubling to 2 s, so doubling and cap show within seconds. */
 const POLICY = resolveBackoffPolicy({ initial: 1_000, max: 2_000 });
@@ -43,7 +44,7 @@ describe('web console', () => {
 
   beforeAll(async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true, policy: POLICY, log: { warn: () => undefined, error: () => undefined } });
-    client = new RestartSchedulerClient({ endpoint: runtime.url });
+    client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     launched = await launchChromium();
     page = watch(await launched.context.newPage());
     await page.setViewportSize({ width: 1280, height: 800 });
@@ -239,7 +240,7 @@ describe('web console', () => {
   it('asks once for the token of a runtime started with --token, and keeps it for the session', async () => {
     const guarded = await startLocalRuntime({ port: 0, inMemory: true, token: 's3cret', log: { warn: () => undefined, error: () => undefined } });
     try {
-      await new RestartSchedulerClient({ endpoint: guarded.url, token: 's3cret' }).postExit({ namespace: 'default', pod: 'guarded-0', container: 'app', exitCode: 1, finishedAt: Date.now() });
+      await new RestartSchedulerClient({ fetch: documentedFetch, endpoint: guarded.url, token: 's3cret' }).postExit({ namespace: 'default', pod: 'guarded-0', container: 'app', exitCode: 1, finishedAt: Date.now() });
       const tab = watch(await launched.context.newPage());
       await tab.goto(`${guarded.url}/`);
       await tab.waitForSelector('#token');

@@ -3,6 +3,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { createHandler } from '../../lambdas/exit.ts';
 import { createHarness, T0, type Harness } from '../support/pipeline.ts';
 import { httpEvent, lambdaDeps } from '../support/lambda.ts';
+import { OPENAPI_DOCUMENT } from '../support/openapi.ts';
 
 const validExit = { namespace: 'default', pod: 'web-0', podUid: 'uid-1', container: 'app', exitCode: 1, finishedAt: new Date(T0).toISOString() };
 
@@ -68,6 +69,12 @@ describe('exit handler', () => {
       expect(h.records.at(-1)).toMatchObject({ type: 'BackoffReset', key: 'web-0_default_uid-1_app_' });
       const gone = (await handler(httpEvent('GET', '/v1/containers/web-0_default_uid-1_app_'))) as { statusCode: number };
       expect(gone.statusCode).toBe(404);
+    });
+
+    it('serves the committed OpenAPI document at GET /v1/openapi.json', async () => {
+      const result = (await handler(httpEvent('GET', '/v1/openapi.json'))) as { statusCode: number; body: string };
+      expect(result.statusCode).toBe(200);
+      expect(JSON.parse(result.body)).toEqual(OPENAPI_DOCUMENT);
     });
 
     const tooFar = new Date(T0 + 6 * 60_000).toISOString();

@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildConsoleAssets } from '../../lib/local/console.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 const quiet = { warn: () => undefined, error: () => undefined };
 
@@ -25,7 +26,7 @@ describe('web console assets', () => {
 
   it('serves the page gzipped with a strict Content-Security-Policy, names no other host, and revalidates with ETag', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true, log: quiet });
-    const page = await fetch(`${runtime.url}/`, { headers: { 'accept-encoding': 'gzip' } });
+    const page = await documentedFetch(`${runtime.url}/`, { headers: { 'accept-encoding': 'gzip' } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
@@ -34,15 +35,15 @@ describe('web console assets', () => {
     expect(html).toContain('<script type="module" src="/console/main.js">');
     expect(html).toContain('content="none"');
     for (const path of ['/', '/console/main.js', '/console/main.css']) {
-      const text = await (await fetch(`${runtime.url}${path}`)).text();
+      const text = await (await documentedFetch(`${runtime.url}${path}`)).text();
       expect(text).not.toMatch(/(?:src|href)=["']?(?:https?:)?\/\//);
     }
-    const again = await fetch(`${runtime.url}/console/main.js`, { headers: { 'if-none-match': page.headers.get('etag') ?? '' } });
+    const again = await documentedFetch(`${runtime.url}/console/main.js`, { headers: { 'if-none-match': page.headers.get('etag') ?? '' } });
     expect(again.status).toBe(200);
-    const script = await fetch(`${runtime.url}/console/main.js`);
-    const cached = await fetch(`${runtime.url}/console/main.js`, { headers: { 'if-none-match': script.headers.get('etag')! } });
+    const script = await documentedFetch(`${runtime.url}/console/main.js`);
+    const cached = await documentedFetch(`${runtime.url}/console/main.js`, { headers: { 'if-none-match': script.headers.get('etag')! } });
     expect(cached.status).toBe(304);
-    expect((await fetch(`${runtime.url}/console/nothing.js`)).status).toBe(404);
+    expect((await documentedFetch(`${runtime.url}/console/nothing.js`)).status).toBe(404);
   });
 
   it('sends gzip only to a client that accepts it', async () => {
@@ -67,14 +68,14 @@ describe('web console assets', () => {
 
   it('serves the console without the token of a runtime started with --token, and tells the page to ask for it', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true, token: 's3cret', log: quiet });
-    const page = await fetch(`${runtime.url}/`);
+    const page = await documentedFetch(`${runtime.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<meta name="restart-scheduler-auth" content="bearer">');
-    expect((await fetch(`${runtime.url}/console/main.js`)).status).toBe(200);
+    expect((await documentedFetch(`${runtime.url}/console/main.js`)).status).toBe(200);
     // Only GET and HEAD of the console's own paths: the API still wants the token.
-    expect((await fetch(`${runtime.url}/`, { method: 'POST' })).status).toBe(401);
-    expect((await fetch(`${runtime.url}/v1/containers`)).status).toBe(401);
-    expect((await fetch(`${runtime.url}/v1/events/stream`)).status).toBe(401);
+    expect((await documentedFetch(`${runtime.url}/`, { method: 'POST' })).status).toBe(401);
+    expect((await documentedFetch(`${runtime.url}/v1/containers`)).status).toBe(401);
+    expect((await documentedFetch(`${runtime.url}/v1/events/stream`)).status).toBe(401);
   });
 
   it('refuses a DNS-rebound Host for the console too', async () => {

@@ -3,6 +3,7 @@ import { RestartSchedulerClient, type RestartNotice, type SequencedEvent } from 
 import { eventRecord } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import type { BusMessage } from '../../lib/ports.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 function restart(pod: string, restartCount: number): BusMessage {
   const key = `${pod}_default__app_`;
@@ -42,7 +43,7 @@ describe('GET /v1/restarts/stream', () => {
   it('replays what a client missed after Last-Event-ID, then follows live', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
     await runtime.eventLog.publish([restart('web-0', 1), restart('web-0', 2)]);
-    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     const pending = collect(client, { after: 1 }, 2);
     setTimeout(() => void runtime!.eventLog.publish([restart('web-0', 3)]), 200);
     expect((await pending).map((notice) => [notice.seq, notice.restartCount])).toEqual([
@@ -54,14 +55,14 @@ describe('GET /v1/restarts/stream', () => {
   it('replays the whole log to a client whose Last-Event-ID came from an earlier log', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
     await runtime.eventLog.publish([restart('web-0', 1)]);
-    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     expect((await collect(client, { after: 999 }, 1)).map((notice) => notice.seq)).toEqual([1]);
   });
 
   it('narrows the stream to one container with ?key=', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
     await runtime.eventLog.publish([restart('web-0', 1), restart('web-1', 1), restart('web-0', 2)]);
-    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     expect((await collect(client, { after: 0, key: 'web-1_default__app_' }, 1)).map((notice) => notice.key)).toEqual(['web-1_default__app_']);
   });
 });
@@ -98,7 +99,7 @@ describe('GET /v1/events/stream', () => {
   it('replays the records a client missed after Last-Event-ID, then follows live', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
     runtime.eventLog.record([record('web-0', 'first'), record('web-0', 'second')]);
-    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     const pending = collect(client, { after: 1 }, 2);
     setTimeout(() => runtime!.eventLog.record([record('web-0', 'third')]), 200);
     expect((await pending).map((event) => [event.seq, event.record.message])).toEqual([
@@ -109,7 +110,7 @@ describe('GET /v1/events/stream', () => {
 
   it('streams the records of a real exit as they are written, narrowed to one container with ?key=', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
-    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     await client.postExit({ namespace: 'default', pod: 'other', container: 'app', exitCode: 1, finishedAt: Date.now() });
     const pending = collect(client, { after: 0, key: 'web-0_default__app_' }, 1);
     await client.postExit({ namespace: 'default', pod: 'web-0', container: 'app', exitCode: 2, finishedAt: Date.now() });
@@ -120,7 +121,7 @@ describe('GET /v1/events/stream', () => {
   it('sends a reset and the whole log to a client whose Last-Event-ID came from an earlier log', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
     runtime.eventLog.record([record('web-0', 'only')]);
-    const response = await fetch(`${runtime.url}/v1/events/stream`, { headers: { 'last-event-id': '999' } });
+    const response = await documentedFetch(`${runtime.url}/v1/events/stream`, { headers: { 'last-event-id': '999' } });
     const reader = response.body!.getReader();
     let text = '';
     while (!text.includes('only')) text += new TextDecoder().decode((await reader.read()).value);
@@ -134,7 +135,7 @@ describe('GET /v1/events/stream', () => {
     ['a Last-Event-ID that is no sequence number', '?after=1e3', 'after'],
   ])('refuses %s with 400', async (_label, query, path) => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
-    const response = await fetch(`${runtime.url}/v1/events/stream${query}`);
+    const response = await documentedFetch(`${runtime.url}/v1/events/stream${query}`);
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'ValidationError', issues: [{ path }] });
   });
