@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RestartSchedulerClient, type RestartNotice, type SequencedEvent } from '../../lib/client/client.ts';
+import { RestartSchedulerClient, type RestartNotice, type SequencedEvent, type StreamOptions } from '../../lib/client/client.ts';
 import { eventRecord } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import type { BusMessage } from '../../lib/ports.ts';
@@ -13,6 +13,27 @@ function restart(pod: string, restartCount: number): BusMessage {
   };
 }
 
+/** Follows a stream until `count` entries arrived (or fails after 5 s), then stops. */
+async function collectStream<T>(follow: (onEntry: (entry: T) => void, options: StreamOptions) => Promise<void>, options: StreamOptions, count: number): Promise<T[]> {
+  const received: T[] = [];
+  const abort = new AbortController();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`got ${received.length} of ${count}`)), 5_000);
+    void follow(
+      (entry) => {
+        received.push(entry);
+        if (received.length === count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      },
+      { ...options, signal: abort.signal },
+    );
+  });
+  abort.abort();
+  return received;
+}
+
 describe('GET /v1/restarts/stream', () => {
   let runtime: LocalRuntime | undefined;
   afterEach(async () => {
@@ -20,25 +41,7 @@ describe('GET /v1/restarts/stream', () => {
     runtime = undefined;
   });
 
-  async function collect(client: RestartSchedulerClient, options: { after?: number; key?: string }, count: number): Promise<RestartNotice[]> {
-    const received: RestartNotice[] = [];
-    const abort = new AbortController();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`got ${received.length} of ${count}`)), 5_000);
-      void client.streamRestarts(
-        (notice) => {
-          received.push(notice);
-          if (received.length === count) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-        { ...options, signal: abort.signal },
-      );
-    });
-    abort.abort();
-    return received;
-  }
+  const collect = (client: RestartSchedulerClient, options: StreamOptions, count: number) => collectStream<RestartNotice>(client.streamRestarts.bind(client), options, count);
 
   it('replays what a client missed after Last-Event-ID, then follows live', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
@@ -76,25 +79,7 @@ describe('GET /v1/events/stream', () => {
 
   const record = (pod: string, message: string) => eventRecord('Exited', { namespace: 'default', pod, container: 'app' }, Date.now(), { exitCode: 1, message });
 
-  async function collect(client: RestartSchedulerClient, options: { after?: number; key?: string }, count: number): Promise<SequencedEvent[]> {
-    const received: SequencedEvent[] = [];
-    const abort = new AbortController();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`got ${received.length} of ${count}`)), 5_000);
-      void client.streamEvents(
-        (event) => {
-          received.push(event);
-          if (received.length === count) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-        { ...options, signal: abort.signal },
-      );
-    });
-    abort.abort();
-    return received;
-  }
+  const collect = (client: RestartSchedulerClient, options: StreamOptions, count: number) => collectStream<SequencedEvent>(client.streamEvents.bind(client), options, count);
 
   it('replays the records a client missed after Last-Event-ID, then follows live', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
