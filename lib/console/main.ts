@@ -310,8 +310,12 @@ function containersPage(query: URLSearchParams): () => void {
     setText(summary, loaded ? `${all.length} container${all.length === 1 ? '' : 's'}: ${counts.join(' · ')}${visible.length !== all.length ? ` — ${visible.length} shown` : ''}` : 'Loading…');
     table.hidden = visible.length === 0;
     empty.hidden = !loaded || visible.length > 0;
-    if (!empty.hidden && !empty.hasChildNodes()) empty.replaceChildren(...emptyHelp());
-    if (!empty.hidden && all.length > 0) empty.replaceChildren(h('p', {}, 'No container matches these filters.'));
+    // No containers at all: how to report one; some, but none shown: say so.
+    const emptyKind = all.length === 0 ? 'none' : 'filtered';
+    if (!empty.hidden && empty.dataset['kind'] !== emptyKind) {
+      empty.dataset['kind'] = emptyKind;
+      empty.replaceChildren(...(emptyKind === 'none' ? emptyHelp() : [h('p', {}, 'No container matches these filters.')]));
+    }
   }
 
   const tick = (now: number) => {
