@@ -29,8 +29,8 @@ export function timelineChart(target: HTMLElement, timeline: Timeline): Timeline
       series: [
         {},
         { label: 'back-off wait', stroke: COLOURS.wait, width: 3, spanGaps: false, points: { show: false } },
-        { label: 'exit', stroke: COLOURS.exit, paths: () => null, points: points(COLOURS.exit, 10) },
         { label: 'restart', stroke: COLOURS.restart, paths: () => null, points: points(COLOURS.restart, 9) },
+        { label: 'exit', stroke: COLOURS.exit, paths: () => null, points: points(COLOURS.exit, 10) },
       ],
       hooks: {
         // Exit codes above the exit points: what each crash said, without hovering.
@@ -43,7 +43,7 @@ export function timelineChart(target: HTMLElement, timeline: Timeline): Timeline
             ctx.textAlign = 'center';
             for (const [index, code] of data.exitCodes) {
               const x = u.data[0][index];
-              const y = u.data[2]?.[index];
+              const y = u.data[3]?.[index];
               if (x == null || y == null || code === undefined) continue;
               ctx.fillText(String(code), u.valToPos(x, 'x', true), u.valToPos(y, 'y', true) - 9 * devicePixelRatio);
             }

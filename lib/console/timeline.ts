@@ -88,11 +88,12 @@ export function buildTimeline(records: readonly EventRecord[]): Timeline {
 
 /**
  * uPlot's columns: x in seconds, then the back-off wait (a segment at the
- * height of the wait, from its start to the restart), exits and restarts
- * (points at the height of the wait they began and ended), all in seconds.
+ * height of the wait, from its start to the restart), restarts and exits
+ * (points at the height of the wait they ended and began; exits last, so an
+ * exit at the instant of a restart is drawn on top), all in seconds.
  * A row of nulls between waits keeps their segments apart.
  */
-export type ChartColumns = [x: number[], wait: (number | null)[], exit: (number | null)[], restart: (number | null)[]];
+export type ChartColumns = [x: number[], wait: (number | null)[], restart: (number | null)[], exit: (number | null)[]];
 
 export interface ChartData {
   readonly columns: ChartColumns;
@@ -127,8 +128,8 @@ export function chartData(timeline: Timeline): ChartData {
   const add = (x: number, wait: number | null, exit: number | null, restart: number | null) => {
     columns[0].push(x);
     columns[1].push(wait);
-    columns[2].push(exit);
-    columns[3].push(restart);
+    columns[2].push(restart);
+    columns[3].push(exit);
   };
   for (const row of rows) {
     if (row.kind === 'waitStart') open = row.height;

@@ -47,7 +47,7 @@ describe('buildTimeline', () => {
 describe('chartData', () => {
   it('draws each wait as one segment at its height, apart from the next, with x ascending', () => {
     const { columns, exitCodes } = chartData(buildTimeline([...crash(T0, 1, 0), ...crash(T0 + 100, 2, 1_000, 137), ...crash(T0 + 1_200, 3, 2_000)]));
-    const [x, wait, exit, restart] = columns;
+    const [x, wait, restart, exit] = columns;
     expect([...x].sort((a, b) => a - b)).toEqual(x);
     expect(exit.filter((value) => value !== null)).toEqual([0, 1, 2]);
     expect(restart.filter((value) => value !== null)).toEqual([0, 1, 2]);
