@@ -169,6 +169,20 @@ export function parseInstant(value: unknown): MillisecondsResult {
   return { ok: true, ms: epochMs };
 }
 
+/**
+ * The unit an instant was written in: 1000 ms for an ISO-8601 string without a
+ * fraction of a second (whole seconds, as container runtimes and Kubernetes
+ * report them), 100 for one digit, 10 for two, 1 for milliseconds or finer and
+ * for epoch milliseconds.
+ */
+export function instantResolutionMs(value: unknown): number {
+  if (typeof value !== 'string' || value.length > INSTANT_MAX_LENGTH) return 1;
+  const match = ISO_INSTANT.exec(value);
+  if (!match) return 1;
+  const digits = (match[7] ?? '').length;
+  return 10 ** Math.max(0, 3 - digits);
+}
+
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
 function daysInMonth(year: number, month: number): number {
@@ -296,6 +310,7 @@ const exitEventSchema = z.strictObject(
     startedAt: millisecondsSchema(parseInstant).nullish(),
     finishedAt: millisecondsSchema(parseInstant),
     exitId: printableSchema(EXIT_ID_MAX_LENGTH).nullish(),
+    restartCount: integerSchema(0, INT32_MAX, `an integer from 0 to ${INT32_MAX}`).nullish(),
     restartPolicy: z.enum(RESTART_POLICIES, { error: oneOf(RESTART_POLICIES) }).nullish(),
     restartPolicyRules: boundedArray(ruleSchema, 0, MAX_RESTART_POLICY_RULES, 'rules').nullish(),
     maxRestarts: integerSchema(0, MAX_RESTARTS_LIMIT, `between 0 and ${MAX_RESTARTS_LIMIT}`).nullish(),
@@ -426,6 +441,10 @@ export function parseExitEvent(
   ];
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
   const fields = parsed.data;
+  const resolutionMs = Math.max(
+    instantResolutionMs(ownField(raw as Record<string, unknown>, 'finishedAt')),
+    fields.startedAt != null ? instantResolutionMs(ownField(raw as Record<string, unknown>, 'startedAt')) : 1,
+  );
   // Optional fields are omitted when absent (and an empty string or null counts as absent).
   const event: ExitEvent = {
     namespace: fields.namespace,
@@ -437,7 +456,9 @@ export function parseExitEvent(
     ...(fields.reason ? { reason: fields.reason } : {}),
     ...(fields.startedAt != null ? { startedAt: fields.startedAt } : {}),
     finishedAt: fields.finishedAt,
+    ...(resolutionMs > 1 ? { timestampResolutionMs: resolutionMs } : {}),
     ...(fields.exitId ? { exitId: fields.exitId } : {}),
+    ...(fields.restartCount != null ? { restartCount: fields.restartCount } : {}),
     ...(fields.restartPolicy ? { restartPolicy: fields.restartPolicy } : {}),
     ...(fields.restartPolicyRules && fields.restartPolicyRules.length > 0
       ? { restartPolicyRules: fields.restartPolicyRules as RestartPolicyRule[] }

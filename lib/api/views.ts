@@ -7,8 +7,12 @@ import { hasExpired, type ContainerPhase, type ContainerState, type Decision, ty
 export interface LastExitView {
   readonly exitCode: number;
   readonly reason?: string;
+  /** On the service's clock, like `finishedAt`. */
   readonly startedAt?: string;
+  /** The exit on the service's clock: what the back-off counted from. */
   readonly finishedAt: string;
+  /** `finishedAt` as the workload reported it, when the service placed it elsewhere (its clock was off). */
+  readonly reportedFinishedAt?: string;
 }
 
 export interface ContainerView {
@@ -75,6 +79,9 @@ export function toContainerView(state: ContainerState, now: number): ContainerVi
             ...(lastExit.reason !== undefined ? { reason: lastExit.reason } : {}),
             ...(lastExit.startedAt !== undefined ? { startedAt: iso(lastExit.startedAt) } : {}),
             finishedAt: iso(lastExit.finishedAt),
+            ...(lastExit.reportedFinishedAt !== undefined && lastExit.reportedFinishedAt !== lastExit.finishedAt
+              ? { reportedFinishedAt: iso(lastExit.reportedFinishedAt) }
+              : {}),
           },
         }
       : {}),

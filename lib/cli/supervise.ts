@@ -177,6 +177,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     );
     if (restarts) await restarts.connect(STREAM_CONNECT_TIMEOUT_MS);
 
+    // The restarts before the run about to start, sent with its exit so that
+    // whole-second timestamps can never make two runs' exits look alike. A new
+    // supervise of a known container carries on from the service's count: past
+    // a Terminated run, or in place of the restart it was still waiting for.
+    let runRestartCount = known ? known.restartCount + (known.state === 'Terminated' ? 1 : 0) : 0;
     let restartCount: number | undefined;
     for (;;) {
       if (stopSignal) return signalExitCode(stopSignal);
@@ -205,6 +210,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         startedAt,
         finishedAt,
         exitId: randomUUID(),
+        restartCount: runRestartCount,
         ...options.restart,
         // Stopped on purpose: report the exit, but the container ends Terminated rather than waiting for a restart.
         ...(forwarded ? { restartPolicy: 'Never' as const } : {}),
@@ -256,6 +262,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       }
       if (!restarted) return signalExitCode(stopSignal ?? 'SIGTERM');
       restartCount = decision.restartCount;
+      runRestartCount = decision.restartCount;
     }
   } catch (error) {
     throw explainRequestError(error, connection);

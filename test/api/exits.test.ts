@@ -16,7 +16,7 @@ function single(fields: Record<string, unknown>) {
 
 describe('parseExitPayload', () => {
   it('produces the core ExitEvent with times as epoch ms and absent fields omitted', () => {
-    const event = single({ finishedAt: '2024-05-01T11:59:00Z' });
+    const event = single({ finishedAt: '2024-05-01T11:59:00.000Z' });
     expect(event).toEqual({ namespace: 'default', pod: 'web-0', container: 'app', exitCode: 1, finishedAt: NOW - 60_000 });
     // Omitted, not present-but-undefined.
     expect(Object.keys(event).sort()).toEqual(['container', 'exitCode', 'finishedAt', 'namespace', 'pod']);
@@ -30,6 +30,7 @@ describe('parseExitPayload', () => {
       reason: 'OOMKilled',
       startedAt: '2024-05-01T11:00:00Z',
       exitId: 'exit #1: "quoted"',
+      restartCount: 4,
       restartPolicy: 'OnFailure',
       restartPolicyRules: rules,
       maxRestarts: 0,
@@ -40,7 +41,10 @@ describe('parseExitPayload', () => {
       containerHash: 'f00d',
       reason: 'OOMKilled',
       startedAt: NOW - 3_600_000,
+      // startedAt came in whole seconds: the event says so.
+      timestampResolutionMs: 1_000,
       exitId: 'exit #1: "quoted"',
+      restartCount: 4,
       restartPolicy: 'OnFailure',
       restartPolicyRules: rules,
       maxRestarts: 0,
@@ -48,12 +52,12 @@ describe('parseExitPayload', () => {
   });
 
   it.each([
-    ['the kubelet preset by default', { maxBackoff: '1m' }, { initialMs: 10_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
-    ['the reduced preset', { preset: 'reduced' }, { initialMs: 1_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
+    ['the kubelet preset by default', { maxBackoff: '1m' }, { initialMs: 10_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['the reduced preset', { preset: 'reduced' }, { initialMs: 1_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 }],
     ['durations in ms', { initialBackoff: 500, maxBackoff: 4_000, resetAfter: 600_000, jitter: 0.25 }, { initialMs: 500, maxMs: 4_000, resetAfterMs: 600_000, jitterFactor: 0.25 }],
-    ['the KEP-5593 rule (max below initial lowers initial)', { initialBackoff: '20s', maxBackoff: '5s' }, { initialMs: 5_000, maxMs: 5_000, resetAfterMs: 10_000, jitterFactor: 0 }],
+    ['the KEP-5593 rule (max below initial lowers initial)', { initialBackoff: '20s', maxBackoff: '5s' }, { initialMs: 5_000, maxMs: 5_000, resetAfterMs: 600_000, jitterFactor: 0 }],
     ['the longest durations (7 days)', { initialBackoff: '168h', maxBackoff: 604_800_000, resetAfter: '168h' }, { initialMs: 604_800_000, maxMs: 604_800_000, resetAfterMs: 604_800_000, jitterFactor: 0 }],
-    ['a compound duration', { initialBackoff: '1m30s', maxBackoff: '1h' }, { initialMs: 90_000, maxMs: 3_600_000, resetAfterMs: 7_200_000, jitterFactor: 0 }],
+    ['a compound duration', { initialBackoff: '1m30s', maxBackoff: '1h' }, { initialMs: 90_000, maxMs: 3_600_000, resetAfterMs: 600_000, jitterFactor: 0 }],
   ])('resolves a back-off policy with %s', (_name, backoffPolicy, expected) => {
     expect(single({ backoffPolicy }).backoffPolicy).toEqual(expected);
   });
@@ -115,11 +119,38 @@ describe('parseExitPayload', () => {
       'startedAt',
       'finishedAt',
       'exitId',
+      'restartCount',
       'restartPolicy',
       'restartPolicyRules',
       'maxRestarts',
       'backoffPolicy',
     ]);
+  });
+
+  it.each([
+    ['whole seconds', { finishedAt: '2024-05-01T11:59:59Z' }, 1_000],
+    ['tenths', { finishedAt: '2024-05-01T11:59:59.5Z' }, 100],
+    ['hundredths', { finishedAt: '2024-05-01T11:59:59.25Z' }, 10],
+    ['milliseconds', { finishedAt: '2024-05-01T11:59:59.250Z' }, undefined],
+    ['nanoseconds', { finishedAt: '2024-05-01T11:59:59.250000001Z' }, undefined],
+    ['epoch milliseconds, even on a whole second', { finishedAt: NOW - 1_000 }, undefined],
+    ['a coarser startedAt', { startedAt: '2024-05-01T11:59:00Z', finishedAt: '2024-05-01T11:59:59.250Z' }, 1_000],
+  ])('tells the core the timestamps’ resolution: %s → %s ms', (_name, fields, resolution) => {
+    expect(single(fields).timestampResolutionMs).toBe(resolution);
+  });
+
+  it.each([
+    [0, true],
+    [7, true],
+    [2_147_483_647, true],
+    [-1, false],
+    [1.5, false],
+    ['3', false],
+  ])('accepts restartCount %j: %s', (restartCount, ok) => {
+    const result = parseExitPayload({ ...BASE, restartCount }, NOW);
+    expect(result.ok).toBe(ok);
+    if (result.ok) expect(result.events[0]!.restartCount).toBe(restartCount);
+    else expect(result.issues.map((issue) => issue.path)).toEqual(['restartCount']);
   });
 
   it('does not let a __proto__ key reach the event or Object.prototype', () => {

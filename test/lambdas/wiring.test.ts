@@ -13,7 +13,7 @@ describe('serviceConfig', () => {
       [ENV.precision]: 'minute',
       [ENV.namespaceDefaults]: JSON.stringify({ batch: { restartPolicy: 'OnFailure', maxBackoff: '30s' } }),
     });
-    expect(config.policy).toEqual({ initialMs: 1_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 });
+    expect(config.policy).toEqual({ initialMs: 1_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 });
     expect(config.precision).toBe('minute');
     expect(config.namespaces.batch).toEqual({ restartPolicy: 'OnFailure', policy: { initialMs: 10_000, maxMs: 30_000, resetAfterMs: 60_000, jitterFactor: 0 } });
   });
