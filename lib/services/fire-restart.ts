@@ -57,37 +57,63 @@ export async function fireRestart(
       await pauseAfterConflict(deps, attempt);
       continue;
     }
-
     const recovered = options.recovered === true;
-    const request = restartRequest(claimed, restart, now, recovered);
-    try {
-      await deps.sink.publish([{ detailType: BUS_DETAIL_TYPES.restartRequested, detail: { ...request } }]);
-    } catch (error) {
-      // Hand the restart back so the retried callback (or the sync) can claim it.
-      await deps.store.put(current.value, claim.version).catch((releaseError: unknown) => {
-        deps.log.warn('releasing a dispatch claim failed; it expires on its own', { key: ref.key, ...errorDetails(releaseError) });
-      });
-      throw error;
-    }
-
-    // Recorded once the bus has it, before the mark: a crash between the two
-    // must not lose the record of a restart that did go out.
-    const message = `Restarted container=${claimed.container} pod=${formatPod(claimed)} (restart ${restart.restartCount})`;
-    deps.sink.record([
-      eventRecord(recovered ? 'RestartRecovered' : 'Restarted', claimed, now, {
-        restartCount: restart.restartCount,
-        restartId: request.restartId,
-        restartAt: restart.restartAt,
-        latenessMs: now - restart.restartAt,
-        ...(claimed.backoff ? { backoffMs: claimed.backoff.backoffMs } : {}),
-        message: recovered ? `${message}, recovered by the sync` : message,
-      }),
-    ]);
-
-    await markDispatched(deps, claimed, claim.version, { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) }, message);
+    await dispatchClaimed(deps, { state: claimed, version: claim.version, release: current.value }, { recovered });
     return recovered ? 'Recovered' : 'Dispatched';
   }
   throw new WriteContentionError(ref.key, deps.config.maxWriteAttempts);
+}
+
+/** A restart this caller has claimed: the state it wrote, its version, and what to write back if publishing fails. */
+export interface ClaimedRestart {
+  /** The stored state with `restart.status = 'dispatching'` and this caller's `claimedAt`. */
+  readonly state: ContainerState;
+  readonly version: number;
+  /** The state to restore when publishing fails, so that a retry can claim the restart again. */
+  readonly release: ContainerState;
+}
+
+/**
+ * The second half of the exactly-once transition, shared by every path that
+ * claims a restart (a timer callback, the sync, and an exit whose restart is
+ * due at once, which writes its decision already claimed):
+ *
+ *   dispatching ──publish, then mark──▶ dispatched
+ *
+ * If publishing fails the claim is released and the error surfaces, so the
+ * caller can hand the restart to a retry.
+ */
+export async function dispatchClaimed(deps: ServiceDeps, claim: ClaimedRestart, options: FireOptions = {}): Promise<void> {
+  const claimed = claim.state;
+  const restart = claimed.restart!;
+  const now = restart.claimedAt!;
+  const recovered = options.recovered === true;
+  const request = restartRequest(claimed, restart, now, recovered);
+  try {
+    await deps.sink.publish([{ detailType: BUS_DETAIL_TYPES.restartRequested, detail: { ...request } }]);
+  } catch (error) {
+    // Hand the restart back so the retried callback (or the sync) can claim it.
+    await deps.store.put(claim.release, claim.version).catch((releaseError: unknown) => {
+      deps.log.warn('releasing a dispatch claim failed; it expires on its own', { key: claimed.key, ...errorDetails(releaseError) });
+    });
+    throw error;
+  }
+
+  // Recorded once the bus has it, before the mark: a crash between the two
+  // must not lose the record of a restart that did go out.
+  const message = `Restarted container=${claimed.container} pod=${formatPod(claimed)} (restart ${restart.restartCount})`;
+  deps.sink.record([
+    eventRecord(recovered ? 'RestartRecovered' : 'Restarted', claimed, now, {
+      restartCount: restart.restartCount,
+      restartId: request.restartId,
+      restartAt: restart.restartAt,
+      latenessMs: now - restart.restartAt,
+      ...(claimed.backoff ? { backoffMs: claimed.backoff.backoffMs } : {}),
+      message: recovered ? `${message}, recovered by the sync` : message,
+    }),
+  ]);
+
+  await markDispatched(deps, claimed, claim.version, { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) }, message);
 }
 
 /**

@@ -15,7 +15,7 @@ describe('serviceConfig', () => {
     });
     expect(config.policy).toEqual({ initialMs: 1_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 });
     expect(config.precision).toBe('minute');
-    expect(config.namespaces.batch).toEqual({ restartPolicy: 'OnFailure', policy: { initialMs: 10_000, maxMs: 30_000, resetAfterMs: 60_000, jitterFactor: 0 } });
+    expect(config.namespaces.batch).toEqual({ restartPolicy: 'OnFailure', policy: { initialMs: 10_000, maxMs: 30_000, resetAfterMs: 600_000, jitterFactor: 0 } });
   });
 
   it('defaults to the kubelet policy with second precision', () => {

@@ -91,6 +91,27 @@ const ROWS: readonly Row[] = [
   { name: 'exit: crash before arming the timer', faults: [{ point: 'timer.arm', phase: 'before', kind: 'crash', activity: 'exit' }] },
   { name: 'exit: crash after arming the timer', faults: [{ point: 'timer.arm', phase: 'after', kind: 'crash', activity: 'exit' }] },
   { name: 'exit: arming the timer fails (error handled)', faults: [{ point: 'timer.arm', phase: 'before', activity: 'exit' }] },
+  // An immediate restart (restart 1) is written claimed and published by the exit's own handling.
+  { name: 'exit: crash after the claimed write of an immediate restart', faults: [{ point: 'store.put', phase: 'after', kind: 'crash', activity: 'exit', restarts: [1], call: 1 }] },
+  { name: 'exit: crash before publishing an immediate restart', faults: [{ point: 'sink.publish', phase: 'before', kind: 'crash', activity: 'exit', where: publishesRestart }] },
+  { name: 'exit: publishing an immediate restart fails (claim released, fine stage)', faults: [{ point: 'sink.publish', phase: 'before', activity: 'exit', where: publishesRestart }] },
+  {
+    name: 'exit: publishing an immediate restart fails, and so does the fine stage',
+    faults: [
+      { point: 'sink.publish', phase: 'before', activity: 'exit', where: publishesRestart },
+      { point: 'timer.arm', phase: 'before', activity: 'exit', restarts: [1], error: sqsDown },
+    ],
+  },
+  {
+    name: 'exit: crash after the bus accepted an immediate restart, before the mark',
+    faults: [{ point: 'sink.publish', phase: 'after', kind: 'crash', activity: 'exit', where: publishesRestart }],
+    window: true,
+  },
+  {
+    name: 'exit: the dispatched mark of an immediate restart fails',
+    faults: [{ point: 'store.put', phase: 'before', kind: 'crash', activity: 'exit', where: marksDispatched }],
+    window: true,
+  },
 
   // The restart callback: fireRestart.
   { name: 'dispatch: crash after the read', faults: [{ point: 'store.get', phase: 'after', kind: 'crash', activity: 'fire' }] },

@@ -145,7 +145,8 @@ describe('fireRestart', () => {
     h.clock.set(dueAt + 1_000);
     const first = await handleExit(h.deps, exitOf(dueAt + 1_000));
     expect(first).toMatchObject({ decision: 'RestartNow', restartCount: 1 });
-    expect(await fireRestart(h.deps, { key, restartCount: 1 })).toBe('Dispatched');
+    // Due at once, it went out with the exit's own handling.
+    expect(await fireRestart(h.deps, { key, restartCount: 1 })).toBe('AlreadyDispatched');
     const ids = h.restartRequests().map((request) => request.restartId);
     expect(ids).toEqual([`${key}#${T0}.2`, `${key}#${dueAt + 1_000}.1`]);
     expect(first.restartId).toBe(ids[1]);

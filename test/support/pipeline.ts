@@ -83,6 +83,7 @@ export interface Harness {
   restartRequests(): Record<string, unknown>[];
   /** Every mocked AWS call (Scheduler, SQS, EventBridge), by command name. */
   awsCalls(): string[];
+  /** Forgets every AWS call so far, and what the bus accepted. */
   resetAwsCalls(): void;
   close(): Promise<void>;
 }
@@ -181,7 +182,10 @@ export async function createHarness(options: { config?: Partial<ServiceConfig>; 
     },
     restartRequests: () => published.filter((m) => m.detailType === 'Container Restart Requested').map((m) => m.detail),
     awsCalls: () => mocks.flatMap((mock) => mock.calls().map((call) => (call.args[0] as object).constructor.name.replace(/Command$/, ''))),
-    resetAwsCalls: () => mocks.forEach((mock) => mock.resetHistory()),
+    resetAwsCalls: () => {
+      mocks.forEach((mock) => mock.resetHistory());
+      published.splice(0);
+    },
     close: async () => {
       mocks.forEach((mock) => mock.restore());
       await releaseDynalite();

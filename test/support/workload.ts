@@ -48,8 +48,9 @@ export interface ObservedExit {
   readonly earliestAllowedAt: number;
   /** The back-off kubelet would apply. */
   readonly kubeletDelayMs: number;
-  /** When the restart was dispatched (undefined when none was due). */
+  /** When the restart was dispatched, as the store recorded it (undefined when none was due). */
   readonly dispatchedAt?: number;
+  /** `Dispatched` when the restart went out exactly once: by the exit's own handling (due now) or by its timer. */
   readonly outcome?: FireOutcome;
 }
 
@@ -93,11 +94,16 @@ export async function playWorkload(options: WorkloadOptions, runs: readonly Work
       observed.push(base);
       break;
     }
-    // The timer calls back at the instant the decision names.
-    clock.set(Math.max(arrivedAt, decision.restartAt));
-    const outcome = await fireRestart(deps, { key: decision.key, restartCount: decision.restartCount });
-    const dispatchedAt = clock.now();
-    observed.push({ ...base, dispatchedAt, outcome });
+    // A restart due now went out with the exit's handling; a later one when its
+    // timer calls back at the instant the decision names.
+    const outcome =
+      decision.decision === 'RestartNow'
+        ? 'Dispatched'
+        : (clock.set(Math.max(arrivedAt, decision.restartAt)), await fireRestart(deps, { key: decision.key, restartCount: decision.restartCount }));
+    const restart = (await deps.store.get(decision.key))?.value.restart;
+    const dispatchedAt = restart?.restartCount === decision.restartCount && restart.status === 'dispatched' ? restart.dispatchedAt : undefined;
+    observed.push({ ...base, ...(dispatchedAt !== undefined ? { dispatchedAt } : {}), outcome });
+    if (dispatchedAt === undefined) break;
     kubelet = nextEntry(kubelet, realFinishedAt, dispatchedAt, policy);
     realStartedAt = dispatchedAt + (options.startLatencyMs ?? 0);
   }
