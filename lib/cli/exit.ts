@@ -10,7 +10,7 @@ import type { ExitEventInput } from '../client/client.ts';
 import { BACKOFF_PRESET_NAMES, formatDuration, parseContainerKey, parseDuration, RESTART_POLICIES, type RestartPolicy } from '../core/index.ts';
 import { addConnectionOptions, callApi, connect, type ConnectionFlags } from './connection.ts';
 import { flagParser, UsageError } from './errors.ts';
-import type { CliIo } from './program.ts';
+import type { CliIo } from './io.ts';
 
 /** The flags that shape how a container restarts, shared by `exit` and `supervise`. */
 export interface RestartFlags {

@@ -6,7 +6,7 @@ import { Option, type Command } from 'commander';
 import type { ContainerView } from '../api/views.ts';
 import { CONTAINER_PHASES, formatDuration } from '../core/index.ts';
 import { addConnectionOptions, callApi, connect, type ConnectionFlags } from './connection.ts';
-import type { CliIo } from './program.ts';
+import type { CliIo } from './io.ts';
 import { formatTable } from './table.ts';
 
 interface StatusFlags extends ConnectionFlags {

@@ -16,7 +16,7 @@ import { containerKey, formatDuration, type ContainerRef } from '../core/index.t
 import { addConnectionOptions, connect, explainRequestError, type Connection, type ConnectionFlags } from './connection.ts';
 import { ExitStatus } from './errors.ts';
 import { addRestartOptions, restartFields, type RestartFlags } from './exit.ts';
-import type { CliIo } from './program.ts';
+import type { CliIo } from './io.ts';
 import { countdown } from './status.ts';
 
 // ---------------------------------------------------------------------------

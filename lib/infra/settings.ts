@@ -15,8 +15,7 @@ import {
   precisionSetting,
   type Precision,
 } from '../config.ts';
-import { formatDuration, type BackoffPolicy } from '../core/index.ts';
-import type { HandlerSettings } from './handlers.ts';
+import type { HandlerSettings } from './handler-settings.ts';
 
 /** The context keys the stack reads; prefixed so they never collide with CDK's own flags. */
 export const CONTEXT_KEYS = {
@@ -124,16 +123,6 @@ export function readDeploySettings(context: ContextReader): DeploySettings {
     // EventBridge archives keep events for 1..∞ days; the cap keeps a typo from keeping them for centuries.
     archiveRetentionDays: numberContext(context, CONTEXT_KEYS.archiveRetentionDays, { min: 1, max: 3650, integer: true }) ?? 30,
     latenessAlarmThresholdMs,
-  };
-}
-
-/** The settings the handlers read, as duration strings their wiring parses back (`parseDuration`). */
-export function policyEnvironment(policy: BackoffPolicy): { initial: string; max: string; resetAfter: string; jitter: string } {
-  return {
-    initial: formatDuration(policy.initialMs),
-    max: formatDuration(policy.maxMs),
-    resetAfter: formatDuration(policy.resetAfterMs),
-    jitter: String(policy.jitterFactor),
   };
 }
 

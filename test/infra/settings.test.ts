@@ -5,13 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { TABLE_SCHEMA } from '../../lib/adapters/dynamodb/schema.ts';
 import { ConfigError, DEFAULT_SERVICE_CONFIG } from '../../lib/config.ts';
 import { parseDuration } from '../../lib/core/index.ts';
-import {
-  CONTEXT_KEYS,
-  DEFAULT_LATENESS_THRESHOLD_MS,
-  policyEnvironment,
-  readDeploySettings,
-  type DeploySettings,
-} from '../../lib/infra/settings.ts';
+import { policyEnvironment } from '../../lib/infra/handler-settings.ts';
+import { CONTEXT_KEYS, DEFAULT_LATENESS_THRESHOLD_MS, readDeploySettings, type DeploySettings } from '../../lib/infra/settings.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   app: string;
