@@ -14,7 +14,7 @@ import { DEFAULT_SERVICE_CONFIG, type Precision } from '../config.ts';
 import type { BackoffPolicy, Clock } from '../core/index.ts';
 import { createServiceBackend } from '../services/backend.ts';
 import { errorDetails, type OperationalLog, type ServiceDeps } from '../services/deps.ts';
-import { fireRestart } from '../services/fire-restart.ts';
+import { actionableAt, fireRestart } from '../services/fire-restart.ts';
 import { sync, type SyncReport } from '../services/sync.ts';
 import { LOCAL_AWS_CONFIG, startDynalite, type LocalDynamo } from './dynalite.ts';
 import { LocalEventLog } from './event-log.ts';
@@ -233,9 +233,7 @@ async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
       for (const state of page.items) {
         const restart = state.restart;
         if (!restart || restart.status === 'dispatched') continue;
-        const dueAt =
-          restart.status === 'dispatching' ? Math.max(restart.restartAt, (restart.claimedAt ?? 0) + deps.config.dispatchLeaseMs) : restart.restartAt;
-        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: dueAt }, now);
+        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: actionableAt(restart, deps.config.dispatchLeaseMs) }, now);
         rearmed++;
       }
     } while (cursor);
