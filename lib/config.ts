@@ -90,6 +90,8 @@ export const ENV = {
   restartFunctionArn: 'RESTART_FUNCTION_ARN',
   scheduleDeadLetterArn: 'SCHEDULE_DEAD_LETTER_ARN',
   fineStageQueueUrl: 'FINE_STAGE_QUEUE_URL',
+  /** The exit handler only: where invalid `Container Exited` events go. */
+  exitDeadLetterQueueUrl: 'EXIT_DEAD_LETTER_QUEUE_URL',
   eventBusName: 'EVENT_BUS_NAME',
   initialBackoff: 'POLICY_INITIAL_BACKOFF',
   maxBackoff: 'POLICY_MAX_BACKOFF',
