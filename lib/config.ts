@@ -62,7 +62,7 @@ export interface ServiceConfig {
    * schedules that are about to fire.
    */
   readonly recoveryGraceMs: number;
-  /** How long a dispatch claim holds before the sync may take it over (the claimer is presumed dead). */
+  /** How long a dispatch claim holds before another callback or the sync may take it over (the claimer is presumed dead). */
   readonly dispatchLeaseMs: number;
   /** Attempts of the read → plan → conditional write loop before giving up. */
   readonly maxWriteAttempts: number;
