@@ -507,6 +507,43 @@ export function parseExitPayload(
   return issues.length > 0 ? { ok: false, issues } : { ok: true, events, batch: true };
 }
 
+/** One event of an exit payload, judged on its own, with the input it was read from. */
+export type ExitPayloadItem = { readonly input: unknown } & (
+  | { readonly ok: true; readonly event: ExitEvent }
+  | { readonly ok: false; readonly issues: Issue[] }
+);
+
+export type ExitPayloadItems =
+  /** Each event of a batch in order (`batch`), or the one event of a single-event payload. */
+  | { readonly ok: true; readonly batch: boolean; readonly items: ExitPayloadItem[] }
+  /** A batch that cannot be taken apart: not an array of 1 to `maxBatch` events, or with fields besides `events`. */
+  | { readonly ok: false; readonly issues: Issue[] };
+
+/**
+ * Validates an exit payload event by event, for the bus, where nobody reads a
+ * reply and one bad event must not cost the others their decision (the HTTP
+ * route uses `parseExitPayload`: a bad batch is a 400 as a whole). Issue paths
+ * are relative to each event; a payload that is not a batch at all is one
+ * item, with its issues.
+ */
+export function parseExitPayloadItems(
+  json: unknown,
+  now: number,
+  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs'>> = {},
+): ExitPayloadItems {
+  const whole = parseExitPayload(json, now, limits);
+  if (!isPlainObject(json) || !Object.hasOwn(json, 'events')) {
+    return { ok: true, batch: false, items: [whole.ok ? { input: json, ok: true, event: whole.events[0]! } : { input: json, ok: false, issues: whole.issues }] };
+  }
+  const inputs = json.events as unknown[];
+  if (whole.ok) return { ok: true, batch: true, items: whole.events.map((event, index) => ({ input: inputs[index], ok: true, event })) };
+  // Taken apart only when every problem lies inside an event: `events` itself
+  // (not an array, too long) and unknown fields beside it are the batch's own.
+  const separable = Object.keys(json).length === 1 && whole.issues.every((issue) => issue.path.startsWith('events.'));
+  if (!separable) return { ok: false, issues: whole.issues };
+  return { ok: true, batch: true, items: inputs.map((input) => ({ input, ...parseExitEvent(input, now, limits) })) };
+}
+
 // ---------------------------------------------------------------------------
 // Container keys
 

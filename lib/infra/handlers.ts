@@ -163,6 +163,7 @@ export class Handlers extends Construct {
         [ENV.schedulerRoleArn]: timers.schedulerRole.roleArn,
         [ENV.restartFunctionArn]: this.restart.functionArn,
         [ENV.scheduleDeadLetterArn]: timers.deadLetterQueue.queueArn,
+        [ENV.exitDeadLetterQueueUrl]: bus.exitDeadLetterQueue.queueUrl,
       },
       {
         // Bus events arrive asynchronously; one that fails every retry is kept, not dropped.
@@ -194,6 +195,7 @@ export class Handlers extends Construct {
     timers.grantCreateSchedules(this.exit);
     timers.grantSendToFineStage(this.exit);
     bus.grantPutEvents(this.exit);
+    bus.grantSendExitDeadLetters(this.exit);
 
     table.grant(this.restart, { table: ['GetItem', 'PutItem'] });
     timers.grantSendToFineStage(this.restart);

@@ -11,6 +11,7 @@ import {
   ConfigError,
   DEFAULT_SERVICE_CONFIG,
   durationSetting,
+  MINUTE_PRECISION_MAX_LATENESS_MS,
   policySetting,
   precisionSetting,
   type Precision,
@@ -45,16 +46,21 @@ export const MAX_SHARDS = 256;
 export const DEFAULT_ENTRY_RETENTION_MS = TABLE_SCHEMA.defaultEntryRetentionMs;
 
 /**
- * Default lateness alarm threshold per precision. With `second` precision the
- * fine stage delivers within about a second of the instant, so 10 s of p99
- * lateness means something is wrong; with `minute` precision the instant is
- * rounded up to a whole minute at least 30 s ahead (up to 90 s late) and
- * Scheduler fires anywhere within that minute (60 s more), so the bar sits
- * just past their sum.
+ * What delivering a callback adds to its timer's own lateness: the invocation
+ * (a cold start included) and the handler's calls before it dispatches.
+ */
+export const DELIVERY_ALLOWANCE_MS = 10_000;
+
+/**
+ * Default lateness alarm threshold per precision: the timer's worst case plus
+ * the delivery allowance. With `second` precision the fine stage delivers
+ * within a second of the instant (whole-second `DelaySeconds`), so 10 s of p99
+ * lateness means something is wrong; with `minute` precision a restart can be
+ * up to `MINUTE_PRECISION_MAX_LATENESS_MS` (120 s) late by design.
  */
 export const DEFAULT_LATENESS_THRESHOLD_MS: Readonly<Record<Precision, number>> = {
-  second: 10_000,
-  minute: 160_000,
+  second: DELIVERY_ALLOWANCE_MS,
+  minute: MINUTE_PRECISION_MAX_LATENESS_MS + DELIVERY_ALLOWANCE_MS,
 };
 
 /** Everything the stack is configured with: what the handlers need, and the resources' own settings. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { containerKey, resolveBackoffPolicy } from '../../lib/core/index.ts';
-import { containerKeyProblem, parseExitPayload, parseInstant, EXIT_EVENT_FIELDS } from '../../lib/api/exits.ts';
+import { containerKeyProblem, parseExitPayload, parseExitPayloadItems, parseInstant, EXIT_EVENT_FIELDS } from '../../lib/api/exits.ts';
 import { parseSince } from '../../lib/api/queries.ts';
 
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
@@ -158,6 +158,53 @@ describe('parseExitPayload', () => {
     const result = parseExitPayload(json, NOW);
     expect(result.ok).toBe(false);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('parseExitPayloadItems', () => {
+  const bad = { ...BASE, exitCode: 'x', pod: '' };
+
+  it('judges each event of a batch on its own, in order, with issue paths relative to the event', () => {
+    const result = parseExitPayloadItems({ events: [BASE, bad, { ...BASE, pod: 'web-1' }] }, NOW);
+    if (!result.ok) throw new Error('expected items');
+    expect(result.batch).toBe(true);
+    expect(result.items.map((item) => item.ok)).toEqual([true, false, true]);
+    expect(result.items[1]).toEqual({
+      ok: false,
+      input: bad,
+      issues: [
+        { path: 'pod', message: 'must not be empty' },
+        { path: 'exitCode', message: 'expected an integer, got a string' },
+      ],
+    });
+    expect(result.items[2]).toMatchObject({ ok: true, event: { pod: 'web-1' }, input: { ...BASE, pod: 'web-1' } });
+  });
+
+  it('agrees with parseExitPayload on a valid payload, batch or single', () => {
+    for (const payload of [BASE, { events: [BASE, { ...BASE, pod: 'web-1' }] }]) {
+      const whole = parseExitPayload(payload, NOW);
+      const items = parseExitPayloadItems(payload, NOW);
+      if (!whole.ok || !items.ok) throw new Error('expected both to accept it');
+      expect(items.batch).toBe(whole.batch);
+      expect(items.items.map((item) => (item.ok ? item.event : undefined))).toEqual(whole.events);
+    }
+  });
+
+  it('reads a payload that is not a batch as one item with its issues', () => {
+    expect(parseExitPayloadItems(bad, NOW)).toMatchObject({ ok: true, batch: false, items: [{ ok: false, input: bad, issues: [{ path: 'pod' }, { path: 'exitCode' }] }] });
+    expect(parseExitPayloadItems('exit', NOW)).toMatchObject({ ok: true, batch: false, items: [{ ok: false, input: 'exit', issues: [{ path: '' }] }] });
+  });
+
+  it.each([
+    ['events that are not an array', { events: 'x' }, ['events']],
+    ['an empty batch', { events: [] }, ['events']],
+    ['a batch over the limit', { events: [BASE, BASE, BASE] }, ['events']],
+    ['a field besides events, even one named like an event path', { events: [BASE], 'events.0': 1 }, ['events.0']],
+    ['a field besides events, with a bad event too', { events: [bad], extra: true }, ['extra', 'events.0.pod', 'events.0.exitCode']],
+  ])('rejects as a whole a batch with %s', (_label, payload, paths) => {
+    const result = parseExitPayloadItems(payload, NOW, { maxBatch: 2 });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.issues.map((issue) => issue.path)).toEqual(paths);
   });
 });
 

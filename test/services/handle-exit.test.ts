@@ -86,11 +86,26 @@ describe('handleExit', () => {
   it('rounds the at() instant up to the minute with minute precision, so it is never early', async () => {
     const minute = await createHarness({ config: { precision: 'minute' } });
     try {
+      await handleExit(minute.deps, exitOf(T0, { backoffPolicy: slowPolicy }));
+      minute.clock.set(T0 + 1_500);
+      await handleExit(minute.deps, exitOf(T0 + 1_500, { backoffPolicy: slowPolicy }));
+      // Due 12:05:01.5 → at(12:06:00), which Scheduler fires between 12:06:00 and 12:06:59.
+      expect(minute.scheduler.commandCalls(CreateScheduleCommand)[0]?.args[0].input.ScheduleExpression).toBe('at(2026-01-01T12:06:00)');
+    } finally {
+      await minute.close();
+    }
+  });
+
+  it('sends a restart due within two minutes to the fine stage with minute precision too', async () => {
+    const minute = await createHarness({ config: { precision: 'minute' } });
+    try {
       await handleExit(minute.deps, exitOf(T0));
       minute.clock.set(T0 + 1_500);
+      minute.resetAwsCalls();
       await handleExit(minute.deps, exitOf(T0 + 1_500));
-      // Due 12:00:11.5 → at(12:01:00), which Scheduler fires between 12:01:00 and 12:01:59.
-      expect(minute.scheduler.commandCalls(CreateScheduleCommand)[0]?.args[0].input.ScheduleExpression).toBe('at(2026-01-01T12:01:00)');
+      // Due 12:00:11.5: 10 s from now, rounded up to whole seconds.
+      expect(minute.awsCalls()).toEqual(['SendMessage']);
+      expect(minute.sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.DelaySeconds).toBe(10);
     } finally {
       await minute.close();
     }
