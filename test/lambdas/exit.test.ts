@@ -249,11 +249,9 @@ describe('exit handler', () => {
       for (const key of ['web-0_default_uid-1_app_', 'web-2_default_uid-1_app_']) {
         expect((await h.store.get(key))?.value).toMatchObject({ restartCount: 1, restart: { restartCount: 1 } });
       }
-      const armed = h.sqs
-        .commandCalls(SendMessageCommand)
-        .filter((call) => call.args[0].input.QueueUrl === SCHEDULER_SETTINGS.queueUrl)
-        .map((call) => JSON.parse(call.args[0].input.MessageBody!).key as string);
-      expect(armed.sort()).toEqual(['web-0_default_uid-1_app_', 'web-2_default_uid-1_app_']);
+      // Each restart went out once, with its exit's own handling.
+      const published = h.restartRequests().map((request) => request.key as string);
+      expect(published.sort()).toEqual(['web-0_default_uid-1_app_', 'web-2_default_uid-1_app_']);
       // The rejection went to the dead-letter queue on each attempt: the same eventId and index.
       expect(h.exitDeadLetterMessages().map((m) => [m.eventId, m.index])).toEqual([
         ['event-1', 1],

@@ -213,7 +213,7 @@ describe('fireRestart', () => {
     const outcomes: string[] = [];
     for (let round = 1; callbacks > 0; round++) {
       expect(round, 'rounds of deferrals').toBeLessThanOrEqual(3);
-      h.resetAwsCalls();
+      h.sqs.resetHistory();
       h.clock.set(expiresAt + round * h.deps.config.dispatchLeaseMs);
       const results = await Promise.all(Array.from({ length: callbacks }, () => fireRestart(h.deps, { key, restartCount: 2 })));
       outcomes.push(...results);
