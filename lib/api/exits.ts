@@ -175,6 +175,20 @@ export function parseInstant(value: unknown): MillisecondsResult {
   return { ok: true, ms: epochMs };
 }
 
+/**
+ * The unit an instant was written in: 1000 ms for an ISO-8601 string without a
+ * fraction of a second (whole seconds, as container runtimes and Kubernetes
+ * report them), 100 for one digit, 10 for two, 1 for milliseconds or finer and
+ * for epoch milliseconds.
+ */
+export function instantResolutionMs(value: unknown): number {
+  if (typeof value !== 'string' || value.length > INSTANT_MAX_LENGTH) return 1;
+  const match = ISO_INSTANT.exec(value);
+  if (!match) return 1;
+  const digits = (match[7] ?? '').length;
+  return 10 ** Math.max(0, 3 - digits);
+}
+
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
 function daysInMonth(year: number, month: number): number {
@@ -331,6 +345,7 @@ export const exitEventSchema = z.strictObject(
     startedAt: millisecondsSchema(parseInstant).nullish(),
     finishedAt: millisecondsSchema(parseInstant),
     exitId: printableSchema(EXIT_ID_MAX_LENGTH).nullish(),
+    restartCount: integerSchema(0, INT32_MAX, `an integer from 0 to ${INT32_MAX}`).nullish(),
     restartPolicy: z.enum(RESTART_POLICIES, { error: oneOf(RESTART_POLICIES) }).nullish(),
     restartPolicyRules: boundedArray(ruleSchema, 0, MAX_RESTART_POLICY_RULES, 'rules').nullish(),
     maxRestarts: integerSchema(0, MAX_RESTARTS_LIMIT, `between 0 and ${MAX_RESTARTS_LIMIT}`).nullish(),
@@ -461,6 +476,10 @@ export function parseExitEvent(
   ];
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
   const fields = parsed.data;
+  const resolutionMs = Math.max(
+    instantResolutionMs(ownField(raw as Record<string, unknown>, 'finishedAt')),
+    fields.startedAt != null ? instantResolutionMs(ownField(raw as Record<string, unknown>, 'startedAt')) : 1,
+  );
   // Optional fields are omitted when absent (and an empty string or null counts as absent).
   const event: ExitEvent = {
     namespace: fields.namespace,
@@ -472,7 +491,9 @@ export function parseExitEvent(
     ...(fields.reason ? { reason: fields.reason } : {}),
     ...(fields.startedAt != null ? { startedAt: fields.startedAt } : {}),
     finishedAt: fields.finishedAt,
+    ...(resolutionMs > 1 ? { timestampResolutionMs: resolutionMs } : {}),
     ...(fields.exitId ? { exitId: fields.exitId } : {}),
+    ...(fields.restartCount != null ? { restartCount: fields.restartCount } : {}),
     ...(fields.restartPolicy ? { restartPolicy: fields.restartPolicy } : {}),
     ...(fields.restartPolicyRules && fields.restartPolicyRules.length > 0
       ? { restartPolicyRules: fields.restartPolicyRules as RestartPolicyRule[] }
@@ -519,6 +540,43 @@ export function parseExitPayload(
     else for (const issue of result.issues) issues.push({ path: `events.${index}${issue.path ? `.${issue.path}` : ''}`, message: issue.message });
   });
   return issues.length > 0 ? { ok: false, issues } : { ok: true, events, batch: true };
+}
+
+/** One event of an exit payload, judged on its own, with the input it was read from. */
+export type ExitPayloadItem = { readonly input: unknown } & (
+  | { readonly ok: true; readonly event: ExitEvent }
+  | { readonly ok: false; readonly issues: Issue[] }
+);
+
+export type ExitPayloadItems =
+  /** Each event of a batch in order (`batch`), or the one event of a single-event payload. */
+  | { readonly ok: true; readonly batch: boolean; readonly items: ExitPayloadItem[] }
+  /** A batch that cannot be taken apart: not an array of 1 to `maxBatch` events, or with fields besides `events`. */
+  | { readonly ok: false; readonly issues: Issue[] };
+
+/**
+ * Validates an exit payload event by event, for the bus, where nobody reads a
+ * reply and one bad event must not cost the others their decision (the HTTP
+ * route uses `parseExitPayload`: a bad batch is a 400 as a whole). Issue paths
+ * are relative to each event; a payload that is not a batch at all is one
+ * item, with its issues.
+ */
+export function parseExitPayloadItems(
+  json: unknown,
+  now: number,
+  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs'>> = {},
+): ExitPayloadItems {
+  const whole = parseExitPayload(json, now, limits);
+  if (!isPlainObject(json) || !Object.hasOwn(json, 'events')) {
+    return { ok: true, batch: false, items: [whole.ok ? { input: json, ok: true, event: whole.events[0]! } : { input: json, ok: false, issues: whole.issues }] };
+  }
+  const inputs = json.events as unknown[];
+  if (whole.ok) return { ok: true, batch: true, items: whole.events.map((event, index) => ({ input: inputs[index], ok: true, event })) };
+  // Taken apart only when every problem lies inside an event: `events` itself
+  // (not an array, too long) and unknown fields beside it are the batch's own.
+  const separable = Object.keys(json).length === 1 && whole.issues.every((issue) => issue.path.startsWith('events.'));
+  if (!separable) return { ok: false, issues: whole.issues };
+  return { ok: true, batch: true, items: inputs.map((input) => ({ input, ...parseExitEvent(input, now, limits) })) };
 }
 
 // ---------------------------------------------------------------------------

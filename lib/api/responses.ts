@@ -44,8 +44,9 @@ export const exitBatchResultSchema = z.object({ results: z.array(decisionViewSch
 export const lastExitViewSchema = z.object({
   exitCode: z.int(),
   reason: z.string().optional(),
-  startedAt: instantSchema.optional(),
-  finishedAt: instantSchema,
+  startedAt: instantSchema.optional().meta({ description: 'On the service’s clock, like finishedAt.' }),
+  finishedAt: instantSchema.meta({ description: 'The exit on the service’s clock: what the back-off counted from.' }),
+  reportedFinishedAt: instantSchema.optional().meta({ description: 'finishedAt as the workload reported it, when the service placed it elsewhere (its clock was off).' }),
 });
 
 export const containerViewSchema = z.object({

@@ -35,6 +35,9 @@ export function toContainerView(state: ContainerState, now: number): ContainerVi
             ...(lastExit.reason !== undefined ? { reason: lastExit.reason } : {}),
             ...(lastExit.startedAt !== undefined ? { startedAt: iso(lastExit.startedAt) } : {}),
             finishedAt: iso(lastExit.finishedAt),
+            ...(lastExit.reportedFinishedAt !== undefined && lastExit.reportedFinishedAt !== lastExit.finishedAt
+              ? { reportedFinishedAt: iso(lastExit.reportedFinishedAt) }
+              : {}),
           },
         }
       : {}),

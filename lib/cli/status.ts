@@ -7,7 +7,7 @@ import type { ContainerView } from '../api/views.ts';
 import { byName, statusCells } from '../client/format.ts';
 import { CONTAINER_PHASES } from '../core/index.ts';
 import { addConnectionOptions, callApi, connect, type ConnectionFlags } from './connection.ts';
-import type { CliIo } from './program.ts';
+import type { CliIo } from './io.ts';
 import { formatTable } from './table.ts';
 
 interface StatusFlags extends ConnectionFlags {

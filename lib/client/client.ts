@@ -22,6 +22,8 @@ export interface ExitEventInput {
   readonly startedAt?: string | number;
   readonly finishedAt: string | number;
   readonly exitId?: string;
+  /** The restarts before the run that ended (0 for the first run). */
+  readonly restartCount?: number;
   readonly restartPolicy?: 'Always' | 'OnFailure' | 'Never';
   readonly restartPolicyRules?: readonly unknown[];
   readonly maxRestarts?: number;

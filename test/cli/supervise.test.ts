@@ -136,6 +136,20 @@ describe('restart-scheduler supervise', () => {
     expect(await status('never')).toMatchObject({ state: 'Terminated', reason: 'Error', lastExit: { exitCode: 5 } });
   });
 
+  it('reports each run’s restart count, carrying on from the service’s count when supervise runs again', async () => {
+    const lastExitOf = async (name: string) => (await runtime.deps.store.get(keyOf(name)))?.value.lastExit;
+    const args = ['--endpoint', runtime.url, '--name', 'again', '--max-restarts', '1', '--', process.execPath, '-e', 'process.exit(4)'];
+    expect(await startSupervisor(args).exited).toBe(4);
+    // Run 0 crashed and was restarted once; run 1 crashed and hit the limit.
+    expect(await lastExitOf('again')).toMatchObject({ restartCount: 1, exitCode: 4 });
+    const second = startSupervisor(args);
+    expect(await second.exited).toBe(4);
+    // A new run, not taken for a repeat of the last exit: numbered after it.
+    expect(second.stderr()).not.toContain('duplicate');
+    expect(await lastExitOf('again')).toMatchObject({ restartCount: 2, exitCode: 4 });
+    expect(await status('again')).toMatchObject({ state: 'Terminated', reason: 'RestartLimitExceeded', restartCount: 1 });
+  });
+
   it('stops after --max-restarts with RestartLimitExceeded', async () => {
     const supervisor = startSupervisor(['--endpoint', runtime.url, '--name', 'capped', '--max-restarts', '2', '--', process.execPath, '-e', 'process.exit(3)']);
     expect(await supervisor.exited).toBe(3);

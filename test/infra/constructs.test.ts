@@ -217,6 +217,7 @@ describe('EventsBus', () => {
   let bus: EventsBus;
   let exit: lambda.Function;
   let role: iam.Role;
+  let handlerRole: iam.Role;
   let template: Template;
 
   beforeAll(() => {
@@ -226,6 +227,8 @@ describe('EventsBus', () => {
     bus.routeExitsTo(exit);
     role = workloadRole(stack);
     bus.grantPutExitEvents(role);
+    handlerRole = new iam.Role(stack, 'HandlerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    bus.grantSendExitDeadLetters(handlerRole);
     template = Template.fromStack(stack);
   });
 
@@ -277,6 +280,12 @@ describe('EventsBus', () => {
         // A workload must not be able to forge the restart events orchestrators act on.
         condition: { StringEquals: { 'events:detail-type': 'Container Exited' } },
       },
+    ]);
+  });
+
+  it('grantSendExitDeadLetters gives sqs:SendMessage on the exit dead-letter queue, nothing more', () => {
+    expect(statementsByRole(template).get(logicalId(handlerRole))).toEqual([
+      { effect: 'Allow', actions: ['sqs:SendMessage'], resources: [`<${logicalId(bus.exitDeadLetterQueue)}.Arn>`] },
     ]);
   });
 });
