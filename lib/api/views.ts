@@ -45,6 +45,8 @@ export interface DecisionView {
   /** The id the restart's stream notice and `Container Restart Requested` carry. */
   readonly restartId?: string;
   readonly delayMs: number;
+  /** How much later than the back-off allows the namespace's restart budget moved the restart; absent when it did not. */
+  readonly budgetDelayMs?: number;
   readonly restartCount: number;
   readonly backoffMs: number;
   readonly state: ContainerPhase;
@@ -101,6 +103,7 @@ export function toDecisionView(decision: Decision): DecisionView {
     restartAt: decision.restartAt === null ? null : iso(decision.restartAt),
     ...(decision.restartId !== undefined ? { restartId: decision.restartId } : {}),
     delayMs: decision.delayMs,
+    ...(decision.budgetDelayMs !== undefined ? { budgetDelayMs: decision.budgetDelayMs } : {}),
     restartCount: decision.restartCount,
     backoffMs: decision.backoffMs,
     state: decision.state,
