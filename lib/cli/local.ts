@@ -89,6 +89,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
       const delays = simulateTimeline(policy, Array(8).fill(0)).map((step) => formatDuration(step.delayMs));
       print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
       print(`restart-scheduler listening on ${runtime.url}`);
+      print(`console: ${runtime.url}/`);
       await stopped;
     });
 }

@@ -195,6 +195,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       port: options.port ?? 4750,
       backend,
       eventLog,
+      log,
       ...(options.token ? { token: options.token } : {}),
     });
     cleanups.push(() => server.close());

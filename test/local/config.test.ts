@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RestartSchedulerClient, type ExitEventInput } from '../../lib/client/client.ts';
 import { budgetWindowBound, busiestWindow } from '../../lib/core/index.ts';
 import { cli } from '../support/cli.ts';
+import { documentedFetch } from '../support/openapi.ts';
 import { follow, startRuntimeProcess } from '../support/runtime-process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'restart-scheduler-config-'));
@@ -68,7 +69,8 @@ describe('restart-scheduler local --config', () => {
       expect(runtime.output()).toContain(`settings from ${path}; ignored here (AWS only): logRetentionDays`);
       expect(runtime.output()).toContain('namespace batch: initial 10s, max 1m, reset after 10m; restart budget 20/s, burst 20');
 
-      const client = new RestartSchedulerClient({ endpoint: runtime.url });
+      // Every answer checked against the OpenAPI document too (budgetDelayMs included).
+      const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
       const stream = follow(client);
       await stream.ready;
       const crashes = (namespace: string): ExitEventInput[] =>
