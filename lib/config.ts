@@ -12,7 +12,9 @@ import {
   type BackoffPolicyInput,
   type ExitEvent,
   type RestartPolicy,
+  type RestartTargetSpec,
 } from './core/index.ts';
+import { restartTargetSchema, type WebhookRules } from './api/targets.ts';
 
 export const PRECISIONS = ['second', 'minute'] as const;
 /**
@@ -47,6 +49,8 @@ export const DEFAULT_RECOVERY_GRACE_MS = MINUTE_PRECISION_MAX_LATENESS_MS + 30_0
 export interface NamespaceDefaults {
   readonly policy?: BackoffPolicy;
   readonly restartPolicy?: RestartPolicy;
+  /** Where its restarts go besides the bus (an exit event may name its own). */
+  readonly restartTarget?: RestartTargetSpec;
 }
 
 export interface ServiceConfig {
@@ -101,6 +105,8 @@ export const ENV = {
   precision: 'TIMER_PRECISION',
   recoveryGrace: 'RECOVERY_GRACE',
   dispatchLease: 'DISPATCH_LEASE',
+  /** Set when ECS workloads are enabled: the table of their registrations. */
+  workloadTableName: 'WORKLOAD_TABLE_NAME',
 } as const;
 
 export class ConfigError extends Error {
@@ -143,9 +149,10 @@ export function policyFor(exit: ExitEvent, config: ServiceConfig): BackoffPolicy
  * Per-namespace defaults, as JSON (or its parsed value) such as
  * `{"batch": {"initialBackoff": "1s", "maxBackoff": "1m", "restartPolicy": "OnFailure"}}`.
  * `setting` names where the value came from, for errors. The Lambda wiring and
- * the CDK stack (at synth time) both validate with this.
+ * the CDK stack (at synth time) both validate with this; `webhooks` says who
+ * delivers a `restartTarget` webhook (AWS by default, so https only).
  */
-export function parseNamespaceDefaults(setting: string, value: unknown): Record<string, NamespaceDefaults> {
+export function parseNamespaceDefaults(setting: string, value: unknown, webhooks: WebhookRules = 'aws'): Record<string, NamespaceDefaults> {
   if (value === undefined || value === null || value === '') return {};
   let parsed: unknown = value;
   if (typeof value === 'string') {
@@ -181,8 +188,10 @@ export function parseNamespaceDefaults(setting: string, value: unknown): Record<
       throw new ConfigError(`${where}.preset: expected one of ${BACKOFF_PRESET_NAMES.join(', ')}`);
     }
     const hasPolicy = [preset, initial, max, resetAfter, fields.jitter].some((field) => field !== undefined);
+    const restartTarget = fields.restartTarget === undefined ? undefined : restartTargetSetting(`${where}.restartTarget`, fields.restartTarget, webhooks);
     result[namespace] = {
       ...(restartPolicy ? { restartPolicy: restartPolicy as RestartPolicy } : {}),
+      ...(restartTarget ? { restartTarget } : {}),
       ...(hasPolicy
         ? {
             policy: policySetting(where, {
@@ -199,4 +208,14 @@ export function parseNamespaceDefaults(setting: string, value: unknown): Record<
   return result;
 }
 
-const NAMESPACE_DEFAULT_FIELDS = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter', 'restartPolicy'];
+const NAMESPACE_DEFAULT_FIELDS = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter', 'restartPolicy', 'restartTarget'];
+
+/** A namespace's restart target; the error names the field, never a header's value. */
+function restartTargetSetting(where: string, value: unknown, webhooks: WebhookRules): RestartTargetSpec {
+  const parsed = restartTargetSchema(webhooks).safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  const field = [where, ...path.map(String)].join('.');
+  throw new ConfigError(`${field}: ${issue.code === 'unrecognized_keys' ? 'unknown setting' : issue.message}`);
+}

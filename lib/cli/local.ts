@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { PRECISIONS, type Precision } from '../config.ts';
+import { ConfigError, PRECISIONS, type Precision } from '../config.ts';
 import { describeBackoffPolicy, formatDuration, parseDuration, simulateTimeline } from '../core/index.ts';
 import { flagParser, UsageError } from './errors.ts';
 import { policyOptions, resolvePolicyFlags, type PolicyFlags } from './policy-flags.ts';
@@ -17,6 +17,8 @@ interface LocalFlags extends PolicyFlags {
   readonly token?: string;
   readonly allowRemote?: boolean;
   readonly quiet?: boolean;
+  readonly config?: string;
+  readonly ecsEndpoint?: string;
 }
 
 /** A flag that can also be set with `RESTART_SCHEDULER_<NAME>`. */
@@ -37,10 +39,31 @@ export function registerLocal(program: Command, print: (text: string) => void): 
     .addOption(flag('--token <token>', 'require Authorization: Bearer <token> on every request', 'TOKEN'))
     .addOption(flag('--allow-remote', 'allow a non-loopback --host (requires --token)', 'ALLOW_REMOTE'))
     .addOption(flag('--quiet', 'do not print a line per event', 'QUIET'))
-    .action(async (flags: LocalFlags) => {
-      const policy = resolvePolicyFlags(flags);
+    .addOption(flag('--config <file>', 'settings as JSON, the CDK context keys without the restart-scheduler: prefix (e.g. namespaceDefaults); flags override them', 'CONFIG'))
+    .addOption(flag('--ecs-endpoint <url>', 'run and restart ECS workloads through this ECS-compatible endpoint (there is no local ECS)', 'ECS_ENDPOINT'))
+    .action(async (given: LocalFlags) => {
       // Loaded here, not at the top: every other command starts faster without dynalite and the SDK clients.
+      const { readLocalConfig } = await import('../local/config-file.ts');
+      let config;
+      try {
+        config = given.config !== undefined ? readLocalConfig(given.config) : undefined;
+      } catch (error) {
+        if (error instanceof ConfigError) throw new UsageError(error.message);
+        throw error;
+      }
+      // A flag or environment variable wins over the file; the file over the defaults.
+      const fromCommand = (name: keyof LocalFlags) => ['cli', 'env'].includes(command.getOptionValueSource(name) ?? '');
+      const flags: LocalFlags = {
+        ...given,
+        ...(config?.initialBackoffMs !== undefined && !fromCommand('initialBackoff') ? { initialBackoff: config.initialBackoffMs } : {}),
+        ...(config?.maxBackoffMs !== undefined && !fromCommand('maxBackoff') ? { maxBackoff: config.maxBackoffMs } : {}),
+        ...(config?.resetAfterMs !== undefined && !fromCommand('resetAfter') ? { resetAfter: config.resetAfterMs } : {}),
+        ...(config?.jitter !== undefined && !fromCommand('jitter') ? { jitter: config.jitter } : {}),
+        ...(config?.precision !== undefined && !fromCommand('precision') ? { precision: config.precision } : {}),
+      };
+      const policy = resolvePolicyFlags(flags);
       const { RemoteBindError, startLocalRuntime } = await import('../local/runtime.ts');
+      const ecs = flags.ecsEndpoint !== undefined ? await ecsClient(flags.ecsEndpoint) : undefined;
       let runtime;
       try {
         runtime = await startLocalRuntime({
@@ -54,9 +77,11 @@ export function registerLocal(program: Command, print: (text: string) => void): 
           ...(flags.token ? { token: flags.token } : {}),
           allowRemote: flags.allowRemote === true,
           ...(flags.quiet ? {} : { echo: print }),
+          ...(config ? { namespaces: config.namespaces } : {}),
+          ...(ecs ? { ecs: { client: ecs } } : {}),
         });
       } catch (error) {
-        if (error instanceof RemoteBindError) throw new UsageError(error.message);
+        if (error instanceof RemoteBindError || error instanceof ConfigError) throw new UsageError(error.message);
         throw error;
       }
       // Handlers first: a signal sent the moment "listening" appears must find them.
@@ -76,6 +101,17 @@ export function registerLocal(program: Command, print: (text: string) => void): 
       print(`restart-scheduler listening on ${runtime.url}`);
       await stopped;
     });
+}
+
+/** An ECS client for `--ecs-endpoint`: the region from AWS_REGION, credentials from the default chain. */
+async function ecsClient(endpoint: string) {
+  try {
+    new URL(endpoint);
+  } catch {
+    throw new UsageError(`--ecs-endpoint: expected a URL, got ${JSON.stringify(endpoint)}`);
+  }
+  const { ECSClient } = await import('@aws-sdk/client-ecs');
+  return new ECSClient({ endpoint, region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1' });
 }
 
 function parsePort(value: string): number {
