@@ -5,6 +5,7 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
 import { TABLE_SCHEMA } from '../adapters/dynamodb/schema.ts';
 import {
   parseNamespaceDefaults,
@@ -16,6 +17,7 @@ import {
   precisionSetting,
   type Precision,
 } from '../config.ts';
+import { webhookOf, type WebhookSpec } from '../core/index.ts';
 import type { HandlerSettings } from './handler-settings.ts';
 
 /** The context keys the stack reads; prefixed so they never collide with CDK's own flags. */
@@ -34,6 +36,7 @@ export const CONTEXT_KEYS = {
   removalPolicy: 'restart-scheduler:removalPolicy',
   archiveRetentionDays: 'restart-scheduler:archiveRetentionDays',
   latenessAlarmThreshold: 'restart-scheduler:latenessAlarmThreshold',
+  ecs: 'restart-scheduler:ecs',
 } as const;
 
 export const REMOVAL_POLICIES = ['retain', 'destroy'] as const;
@@ -71,7 +74,33 @@ export interface DeploySettings extends HandlerSettings {
   readonly archiveRetentionDays: number;
   /** p99 restart lateness above which the lateness alarm fires. */
   readonly latenessAlarmThresholdMs: number;
+  /** ECS workloads: set by `restart-scheduler:ecs`; absent when they are off. */
+  readonly ecs?: EcsSettings;
+  /** The webhook of each namespace whose `restartTarget` is one: an API destination each. */
+  readonly webhooks: Readonly<Record<string, WebhookSpec>>;
 }
+
+/**
+ * What the stack may touch in ECS: the clusters its tasks run in, the task
+ * definition families it may run, and the roles those tasks use (passed to
+ * ECS on every RunTask). IAM grants nothing beyond these.
+ */
+export interface EcsSettings {
+  /** Cluster names. */
+  readonly clusters: readonly string[];
+  readonly taskDefinitionFamilies: readonly string[];
+  /** Role ARNs: the task roles and execution roles of those task definitions. */
+  readonly passRoles: readonly string[];
+}
+
+const ECS_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+const ecsSettingsSchema = z.strictObject({
+  clusters: z.array(z.string().regex(ECS_NAME, { error: 'must be a cluster name (letters, digits, - and _)' })).min(1, { error: 'must name at least one cluster' }),
+  taskDefinitionFamilies: z
+    .array(z.string().regex(ECS_NAME, { error: 'must be a task definition family (letters, digits, - and _)' }))
+    .min(1, { error: 'must name at least one task definition family' }),
+  passRoles: z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, { error: 'must be an IAM role ARN' })).default([]),
+});
 
 /** Reads one context value; `undefined` when the key is not set. */
 export type ContextReader = (key: string) => unknown;
@@ -116,10 +145,12 @@ export function readDeploySettings(context: ContextReader): DeploySettings {
     );
   }
 
+  const ecs = ecsContext(context);
   return {
     policy,
     precision,
     ...namespaceDefaults(context),
+    ...(ecs ? { ecs } : {}),
     shards: numberContext(context, CONTEXT_KEYS.shards, { min: 1, max: MAX_SHARDS, integer: true }) ?? TABLE_SCHEMA.defaultShards,
     entryRetentionMs: durationContext(context, CONTEXT_KEYS.entryRetention) ?? DEFAULT_ENTRY_RETENTION_MS,
     recoveryGraceMs: positiveDuration(context, CONTEXT_KEYS.recoveryGrace) ?? DEFAULT_SERVICE_CONFIG.recoveryGraceMs,
@@ -190,10 +221,42 @@ function removalPolicyContext(context: ContextReader): RemovalPolicy {
 /**
  * Namespace defaults pass through to the handlers as JSON, validated here in
  * full (the same parser the handlers use) so a bad policy fails the synth.
+ * A webhook target reaches the handlers as `"webhook"` alone: its URL and
+ * headers (secrets, perhaps) go into the EventBridge connection the stack
+ * creates, never into a function's environment.
  */
-function namespaceDefaults(context: ContextReader): { namespaceDefaultsJson?: string } {
+function namespaceDefaults(context: ContextReader): { namespaceDefaultsJson?: string; webhooks: Record<string, WebhookSpec> } {
   const raw = context(CONTEXT_KEYS.namespaceDefaults);
   const parsed = parseNamespaceDefaults(contextName(CONTEXT_KEYS.namespaceDefaults), raw);
-  if (Object.keys(parsed).length === 0) return {};
-  return { namespaceDefaultsJson: typeof raw === 'string' ? JSON.stringify(JSON.parse(raw)) : JSON.stringify(raw) };
+  if (Object.keys(parsed).length === 0) return { webhooks: {} };
+  const json = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Record<string, Record<string, unknown>>;
+  const webhooks: Record<string, WebhookSpec> = {};
+  const forHandlers: Record<string, Record<string, unknown>> = {};
+  for (const [namespace, entry] of Object.entries(json)) {
+    const webhook = webhookOf(parsed[namespace]?.restartTarget);
+    if (webhook) webhooks[namespace] = webhook;
+    forHandlers[namespace] = webhook ? { ...entry, restartTarget: 'webhook' } : entry;
+  }
+  return { namespaceDefaultsJson: JSON.stringify(forHandlers), webhooks };
+}
+
+function ecsContext(context: ContextReader): EcsSettings | undefined {
+  const raw = context(CONTEXT_KEYS.ecs);
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      throw new ConfigError(`${contextName(CONTEXT_KEYS.ecs)}: not valid JSON (${(error as Error).message})`);
+    }
+  }
+  const parsed = ecsSettingsSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = [...issue.path, ...(issue.code === 'unrecognized_keys' ? [issue.keys[0]] : [])].join('.');
+    const message = issue.code === 'unrecognized_keys' ? 'unknown setting; use clusters, taskDefinitionFamilies, passRoles' : issue.message;
+    throw new ConfigError(`${contextName(CONTEXT_KEYS.ecs)}${path ? `.${path}` : ''}: ${message}`);
+  }
+  return parsed.data;
 }
