@@ -85,7 +85,7 @@ function webhookSchema(rules: WebhookRules) {
         .transform((headers) => headers as Record<string, string>)
         .optional(),
     },
-    { error: 'expected { "url": "https://…", "headers": {…} }' },
+    { error: (issue) => (issue.input === undefined ? 'required: { "url": "https://…", "headers": {…} }' : 'expected { "url": "https://…", "headers": {…} }') },
   );
 }
 
