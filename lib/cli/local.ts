@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ConfigError, PRECISIONS, type Precision } from '../config.ts';
-import { describeBackoffPolicy, formatDuration, parseDuration, simulateTimeline } from '../core/index.ts';
+import { describeBackoffPolicy, formatDuration, parseDuration, simulateTimeline, targetKind, webhookOf } from '../core/index.ts';
+import type { NamespaceDefaults } from '../config.ts';
 import { flagParser, UsageError } from './errors.ts';
 import { policyOptions, resolvePolicyFlags, type PolicyFlags } from './policy-flags.ts';
 
@@ -98,9 +99,21 @@ export function registerLocal(program: Command, print: (text: string) => void): 
       print(`policy ${flags.policy}: ${describeBackoffPolicy(policy)}; precision ${flags.precision}; data ${flags.inMemory ? 'in memory' : flags.dataDir}`);
       const delays = simulateTimeline(policy, Array(8).fill(0)).map((step) => formatDuration(step.delayMs));
       print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
+      for (const line of targetLines(config?.namespaces ?? {}, ecs !== undefined)) print(line);
       print(`restart-scheduler listening on ${runtime.url}`);
       await stopped;
     });
+}
+
+/** One line per namespace whose restarts have a target; a webhook shows its host only (its path or query may hold a token). */
+function targetLines(namespaces: Readonly<Record<string, NamespaceDefaults>>, ecs: boolean): string[] {
+  const lines = Object.entries(namespaces).flatMap(([namespace, defaults]) => {
+    const kind = targetKind(defaults.restartTarget);
+    if (kind === 'bus') return [];
+    const webhook = webhookOf(defaults.restartTarget);
+    return [`namespace ${namespace}: restarts also go to ${kind === 'webhook' && webhook ? `the webhook at ${new URL(webhook.url).host}` : kind}`];
+  });
+  return ecs ? [...lines, 'ECS workloads: on (restart-scheduler ecs run …)'] : lines;
 }
 
 /** An ECS client for `--ecs-endpoint`: the region from AWS_REGION, credentials from the default chain. */

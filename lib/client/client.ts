@@ -6,7 +6,7 @@
  */
 import type { ContainerView, DecisionView } from '../api/views.ts';
 import type { WorkloadView } from '../api/workloads.ts';
-import type { EventRecord } from '../core/index.ts';
+import type { EventRecord, RestartTargetSpec } from '../core/index.ts';
 import type { RestartNotice } from '../ports.ts';
 
 export type { RestartNotice } from '../ports.ts';
@@ -29,6 +29,8 @@ export interface ExitEventInput {
   readonly restartPolicyRules?: readonly unknown[];
   readonly maxRestarts?: number;
   readonly backoffPolicy?: Record<string, unknown>;
+  /** Where its restarts go besides the bus (`RestartTargetSpec`). */
+  readonly restartTarget?: RestartTargetSpec;
 }
 
 /** Signs a request (SigV4 for the AWS deployment); returns the headers to send. */

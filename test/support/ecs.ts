@@ -65,6 +65,8 @@ export function stoppedTask(options: {
 export interface EcsHarness {
   readonly deps: EcsDeps;
   readonly ecs: AwsClientStub<ECSClient>;
+  /** The mocked client itself, for a runtime to be given. */
+  readonly client: ECSClient;
   readonly tableName: string;
   /** RunTask inputs in order, with the harness clock's time of each call. */
   readonly runTasks: { readonly at: number; readonly input: RunTaskCommandInput; readonly taskArn: string }[];
@@ -113,6 +115,7 @@ export async function createEcsHarness(h: Harness): Promise<EcsHarness> {
   return {
     deps,
     ecs,
+    client,
     tableName,
     runTasks,
     lambdaExtra: () => ({
