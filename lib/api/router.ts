@@ -274,20 +274,22 @@ function workloadIdParameter(request: ApiRequest, encoded: string): { readonly o
   return { ok: true, id: encoded };
 }
 
-async function getWorkload(request: ApiRequest, backend: ApiBackend, _limits: ApiLimits, [encoded = '']: readonly string[]): Promise<ApiResponse> {
-  const ecs = ecsOf(backend);
-  if ('status' in ecs) return ecs;
-  const param = workloadIdParameter(request, encoded);
-  if (!param.ok) return param.response;
-  const view = await ecs.get(param.id);
-  return view ? jsonResponse(200, view) : errorResponse(404, 'NotFound', `no workload ${param.id}`);
+/** GET or DELETE of one workload: the id checked, then `act` on it, 404 when there is no such workload. */
+function oneWorkload(act: (ecs: EcsWorkloadsApi, id: string) => Promise<unknown>): Handler {
+  return async (request, backend, _limits, [encoded = '']) => {
+    const ecs = ecsOf(backend);
+    if ('status' in ecs) return ecs;
+    const param = workloadIdParameter(request, encoded);
+    if (!param.ok) return param.response;
+    const view = await act(ecs, param.id);
+    return view ? jsonResponse(200, view) : errorResponse(404, 'NotFound', `no workload ${param.id}`);
+  };
 }
 
-async function stopWorkload(request: ApiRequest, backend: ApiBackend, _limits: ApiLimits, [encoded = '']: readonly string[]): Promise<ApiResponse> {
-  const ecs = ecsOf(backend);
-  if ('status' in ecs) return ecs;
-  const param = workloadIdParameter(request, encoded);
-  if (!param.ok) return param.response;
-  const view = await ecs.stop(param.id);
-  return view ? jsonResponse(200, view) : errorResponse(404, 'NotFound', `no workload ${param.id}`);
+function getWorkload(...args: Parameters<Handler>): Promise<ApiResponse> {
+  return oneWorkload((ecs, id) => ecs.get(id))(...args);
+}
+
+function stopWorkload(...args: Parameters<Handler>): Promise<ApiResponse> {
+  return oneWorkload((ecs, id) => ecs.stop(id))(...args);
 }
