@@ -154,6 +154,12 @@ export interface RestartNotice extends Pick<RestartRequest, 'restartId' | 'key' 
   readonly seq: number;
 }
 
+/** An event record as the local runtime's event stream delivers it (SSE `id:` = `seq`, its line in the event log). */
+export interface SequencedEvent {
+  readonly seq: number;
+  readonly record: EventRecord;
+}
+
 export const METRIC_NAMES = [
   'ExitsReceived',
   'RestartsScheduled',

@@ -32,6 +32,8 @@ export const EXIT_ID_MAX_LENGTH = 128;
 export const MAX_RESTART_POLICY_RULES = 20;
 export const MAX_RULE_EXIT_CODES = 255;
 export const MAX_RESTARTS_LIMIT = 1_000_000;
+/** Longer than any container key (five parts at their longest and four separators): refused before it is parsed. */
+export const MAX_KEY_LENGTH = 4 * NAME_MAX_LENGTH + 2 * ID_MAX_LENGTH + 4;
 /**
  * The longest back-off duration accepted. Far beyond any sensible back-off,
  * and it keeps `finishedAt + backoff` well inside what a Date can represent.
@@ -104,10 +106,13 @@ export const idSchema = z
   .regex(ID_PATTERN, { error: "must contain only letters, digits and '-'" });
 
 function integerSchema(min: number, max: number, what: string) {
-  return z.number({ error: typeError('an integer') }).superRefine((value, ctx) => {
-    if (!Number.isInteger(value)) ctx.addIssue({ code: 'custom', message: `must be an integer, got ${value}` });
-    else if (value < min || value > max) ctx.addIssue({ code: 'custom', message: `must be ${what}, got ${value}` });
-  });
+  return z
+    .number({ error: typeError('an integer') })
+    .superRefine((value, ctx) => {
+      if (!Number.isInteger(value)) ctx.addIssue({ code: 'custom', message: `must be an integer, got ${value}` });
+      else if (value < min || value > max) ctx.addIssue({ code: 'custom', message: `must be ${what}, got ${value}` });
+    })
+    .meta({ type: 'integer', minimum: min, maximum: max });
 }
 
 export const int32Schema = integerSchema(INT32_MIN, INT32_MAX, `an int32 (${INT32_MIN} to ${INT32_MAX})`);
@@ -117,15 +122,16 @@ export const int32Schema = integerSchema(INT32_MIN, INT32_MAX, `an int32 (${INT3
  * array costs one issue rather than one per element.
  */
 function boundedArray<T extends z.ZodType>(element: T, min: number, max: number, what: string) {
+  // A preprocess, so that the JSON Schema of the input is the array of elements.
   return z
-    .array(z.unknown(), { error: typeError('an array') })
-    .superRefine((items, ctx) => {
-      if (items.length < min || items.length > max) {
+    .preprocess((items, ctx) => {
+      if (Array.isArray(items) && (items.length < min || items.length > max)) {
         const range = min === 0 ? `at most ${max}` : `${min} to ${max}`;
-        ctx.addIssue({ code: 'custom', message: `must hold ${range} ${what}, got ${items.length}` });
+        ctx.addIssue({ code: 'custom', message: `must hold ${range} ${what}, got ${items.length}`, input: items });
       }
-    })
-    .pipe(z.array(element));
+      return items;
+    }, z.array(element, { error: typeError('an array') }))
+    .meta({ minItems: min, maxItems: max });
 }
 
 export type MillisecondsResult = { readonly ok: true; readonly ms: number } | { readonly ok: false; readonly message: string };
@@ -199,12 +205,17 @@ function isLeapYear(year: number): boolean {
  * field's issue. (Wrapped in `.nullish()` it is optional, null counting as absent.)
  */
 function millisecondsSchema(parse: (value: unknown) => MillisecondsResult) {
-  return z.unknown().transform((value, ctx) => {
-    const result = parse(value);
-    if (result.ok) return result.ms;
-    ctx.issues.push({ code: 'custom', message: result.message, input: value });
-    return z.NEVER;
-  });
+  const accepted = ACCEPTED_FORMS.get(parse);
+  if (!accepted) throw new Error('no JSON Schema for this reader');
+  return z
+    .unknown()
+    .transform((value, ctx) => {
+      const result = parse(value);
+      if (result.ok) return result.ms;
+      ctx.issues.push({ code: 'custom', message: result.message, input: value });
+      return z.NEVER;
+    })
+    .meta(accepted);
 }
 
 /** A back-off duration: a string such as "10s" or "1m30s", or a number of milliseconds; from 1 ms to 7 days. */
@@ -228,6 +239,30 @@ export function parseDurationValue(value: unknown): MillisecondsResult {
   if (ms > MAX_POLICY_DURATION_MS) return { ok: false, message: `must be at most ${formatDuration(MAX_POLICY_DURATION_MS)}, got ${shown}` };
   return { ok: true, ms };
 }
+
+/** What each reader accepts, as JSON Schema for the OpenAPI document (a transform has none of its own). */
+const ACCEPTED_FORMS = new Map<(value: unknown) => MillisecondsResult, z.core.JSONSchemaMeta>([
+  [
+    parseInstant,
+    {
+      description: INSTANT_HINT,
+      oneOf: [
+        { type: 'string', format: 'date-time', maxLength: INSTANT_MAX_LENGTH },
+        { type: 'integer', minimum: 0, maximum: MAX_DATE_MS },
+      ],
+    },
+  ],
+  [
+    parseDurationValue,
+    {
+      description: `A duration from 1ms to ${formatDuration(MAX_POLICY_DURATION_MS)}: a string such as "10s" or "1m30s", or milliseconds.`,
+      oneOf: [
+        { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$', maxLength: DURATION_MAX_LENGTH },
+        { type: 'integer', minimum: 1, maximum: MAX_POLICY_DURATION_MS },
+      ],
+    },
+  ],
+]);
 
 /** Where each `resolveBackoffPolicy` field is in the request. */
 const POLICY_FIELD_PATHS: Record<string, keyof z.input<typeof backoffPolicyFields>> = {
@@ -296,7 +331,7 @@ const printableSchema = (max: number) =>
     .max(max, { error: `must be at most ${max} characters` })
     .regex(PRINTABLE_ASCII, { error: 'must contain only printable ASCII characters' });
 
-const exitEventSchema = z.strictObject(
+export const exitEventSchema = z.strictObject(
   {
     namespace: nameSchema,
     pod: nameSchema,
@@ -568,7 +603,7 @@ export function parseExitPayloadItems(
  */
 export function containerKeyProblem(key: string): string | undefined {
   const shape = 'expected a container key {pod}_{namespace}_{podUid}_{container}_{containerHash}';
-  if (key.length > 4 * NAME_MAX_LENGTH + 2 * ID_MAX_LENGTH + 4) return `${shape}; too long`;
+  if (key.length > MAX_KEY_LENGTH) return `${shape}; too long`;
   const ref = parseContainerKey(key);
   if (!ref) return shape;
   const parts: [string, z.ZodType, string | undefined][] = [

@@ -6,6 +6,8 @@
  * Rejections happen before the backend is called, so a bad request never
  * writes anything; only a backend failure can produce a 5xx.
  */
+// The committed document (`npm run openapi`), not the generator: no handler builds JSON Schema at run time.
+import openApiDocument from '../../docs/openapi.json' with { type: 'json' };
 import { containerKeyProblem, formatPath, parseExitPayload } from './exits.ts';
 import { InvalidRequestError, RetryableError, type ApiBackend } from './backend.ts';
 import {
@@ -39,6 +41,7 @@ const ROUTES: readonly Route[] = [
   { segments: ['v1', 'events'], methods: { GET: listEvents } },
   { segments: ['v1', 'ecs', 'workloads'], methods: { POST: registerWorkload, GET: listWorkloads } },
   { segments: ['v1', 'ecs', 'workloads', null], methods: { GET: getWorkload, DELETE: stopWorkload } },
+  { segments: ['v1', 'openapi.json'], methods: { GET: getOpenApiDocument } },
 ];
 
 export async function handleApiRequest(request: ApiRequest, backend: ApiBackend, limits: Partial<ApiLimits> = {}): Promise<ApiResponse> {
@@ -292,4 +295,11 @@ function getWorkload(...args: Parameters<Handler>): Promise<ApiResponse> {
 
 function stopWorkload(...args: Parameters<Handler>): Promise<ApiResponse> {
   return oneWorkload((ecs, id) => ecs.stop(id))(...args);
+}
+
+// ---------------------------------------------------------------------------
+// The API's own description
+
+async function getOpenApiDocument(request: ApiRequest): Promise<ApiResponse> {
+  return noQueryParameters(request) ?? jsonResponse(200, openApiDocument);
 }

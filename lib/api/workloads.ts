@@ -53,7 +53,8 @@ const runTaskSchema = z
     }
   });
 
-const registrationSchema = exitSettingsSchema.extend({
+/** The body of `POST /v1/ecs/workloads`. */
+export const workloadRegistrationSchema = exitSettingsSchema.extend({
   namespace: nameSchema.nullish(),
   runTask: runTaskSchema,
 });
@@ -62,7 +63,7 @@ export type RegistrationResult = { readonly ok: true; readonly registration: Wor
 
 /** Validates a registration; the namespace defaults to `defaultNamespace`. */
 export function parseWorkloadRegistration(json: unknown, defaultNamespace: string): RegistrationResult {
-  const parsed = registrationSchema.safeParse(json, { reportInput: true });
+  const parsed = workloadRegistrationSchema.safeParse(json, { reportInput: true });
   if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues) };
   const { namespace, runTask, restartPolicy, restartPolicyRules, maxRestarts, backoffPolicy } = parsed.data;
   const exit: WorkloadExitSettings = {
@@ -79,7 +80,7 @@ export function workloadIdProblem(id: string): string | undefined {
   return WORKLOAD_ID_PATTERN.test(id) ? undefined : 'must be a workload id: 1 to 64 letters, digits and -, starting with a letter or digit';
 }
 
-/** A workload as the API shows it. */
+/** A workload as the API shows it (responses.ts `workloadViewSchema` documents it; the API tests hold responses to it). */
 export interface WorkloadView {
   readonly id: string;
   readonly namespace: string;

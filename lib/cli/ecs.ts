@@ -13,7 +13,7 @@ import { addConnectionOptions, callApi, connect, type ConnectionFlags } from './
 import { flagParser, UsageError } from './errors.ts';
 import { addRestartOptions, restartFields, type RestartFlags } from './exit.ts';
 import type { CliIo } from './io.ts';
-import { humanDuration } from './status.ts';
+import { humanDuration } from '../client/format.ts';
 import { formatTable } from './table.ts';
 
 interface RunFlags extends ConnectionFlags, RestartFlags {

@@ -101,6 +101,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
       print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
       for (const line of targetLines(config?.namespaces ?? {}, ecs !== undefined)) print(line);
       print(`restart-scheduler listening on ${runtime.url}`);
+      print(`console: ${runtime.url}/`);
       await stopped;
     });
 }

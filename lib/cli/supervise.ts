@@ -12,12 +12,12 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { DecisionView } from '../api/views.ts';
 import { ApiError, type ExitEventInput, type RestartSchedulerClient } from '../client/client.ts';
-import { containerKey, formatDuration, type ContainerRef } from '../core/index.ts';
+import { countdown } from '../client/format.ts';
+import { containerKey, formatDuration, terminationReason, type ContainerRef } from '../core/index.ts';
 import { addConnectionOptions, connect, explainRequestError, type Connection, type ConnectionFlags } from './connection.ts';
 import { ExitStatus } from './errors.ts';
 import { addRestartOptions, restartFields, type RestartFlags } from './exit.ts';
 import type { CliIo } from './io.ts';
-import { countdown } from './status.ts';
 
 // ---------------------------------------------------------------------------
 // A line that rewrites itself on a terminal
@@ -200,7 +200,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       const finishedAt = Date.now();
       const exitCode = ended.code ?? 128 + signalNumber(ended.signal);
       const reason = ended.signal ?? undefined;
-      const shownReason = reason ?? (exitCode === 0 ? 'Completed' : 'Error');
+      const shownReason = terminationReason({ exitCode, reason });
       const forwarded = stopSignal !== undefined;
 
       const event: ExitEventInput = {

@@ -14,6 +14,8 @@ export const API_ROUTES = [
   { method: apigw.HttpMethod.GET, path: '/v1/containers' },
   { method: apigw.HttpMethod.GET, path: '/v1/containers/{key}' },
   { method: apigw.HttpMethod.DELETE, path: '/v1/containers/{key}' },
+  // The OpenAPI 3.1 document of these routes (docs/openapi.json).
+  { method: apigw.HttpMethod.GET, path: '/v1/openapi.json' },
 ] as const;
 
 /** The ECS workload routes (`restart-scheduler ecs …`), served when ECS workloads are enabled. */

@@ -63,8 +63,8 @@ export class LocalDeliveries {
 
   /** Delivers what the log holds without an outcome, then every restart the log appends from now on. */
   start(): void {
-    this.unsubscribe = this.options.eventLog.subscribe((notice) => this.deliver(notice));
-    for (const notice of this.options.eventLog.restartsAfter(0)) this.deliver(notice);
+    this.unsubscribe = this.options.eventLog.restarts.subscribe((notice) => this.deliver(notice));
+    for (const notice of this.options.eventLog.restarts.all()) this.deliver(notice);
   }
 
   /** Restarts handed to a target whose delivery has no outcome yet. */

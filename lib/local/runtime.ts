@@ -232,6 +232,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       port: options.port ?? 4750,
       backend,
       eventLog,
+      log,
       ...(options.token ? { token: options.token } : {}),
       // The runtime posts an exit event's own webhook itself (on AWS webhooks are per namespace).
       limits: { exitWebhooks: true },

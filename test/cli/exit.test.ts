@@ -19,6 +19,7 @@ import { resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { CLI } from '../support/runtime-process.ts';
 import { cli } from '../support/cli.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 /** initial 100ms, max 800ms, sync every 100ms. */
 async function fastRuntime(options: { token?: string } = {}): Promise<LocalRuntime> {
@@ -30,7 +31,7 @@ async function fastRuntime(options: { token?: string } = {}): Promise<LocalRunti
  * restart dispatched while the runtime shuts down can outlive its store.
  */
 async function settle(runtime: LocalRuntime, token?: string): Promise<void> {
-  const client = new RestartSchedulerClient({ endpoint: runtime.url, ...(token ? { token } : {}) });
+  const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url, ...(token ? { token } : {}) });
   for (let attempt = 0; attempt < 100; attempt++) {
     const { items } = await client.listContainers({ limit: 1000 });
     if (items.every((view) => view.nextRestartAt === null || Date.parse(view.nextRestartAt) > Date.now() + 1_000)) return;
@@ -53,7 +54,7 @@ describe('restart-scheduler exit', () => {
   const dirs: string[] = [];
   beforeAll(async () => {
     runtime = await fastRuntime();
-    client = new RestartSchedulerClient({ endpoint: runtime.url });
+    client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
   });
   afterAll(async () => {
     await settle(runtime);

@@ -16,6 +16,7 @@ import { containerKey, resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { CLI } from '../support/runtime-process.ts';
 import { cli } from '../support/cli.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 interface Supervisor {
   readonly child: ChildProcessWithoutNullStreams;
@@ -65,7 +66,7 @@ describe('restart-scheduler supervise', () => {
 
   beforeAll(async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true, policy: resolveBackoffPolicy({ initial: 100, max: 800 }), syncPeriodMs: 100 });
-    client = new RestartSchedulerClient({ endpoint: runtime.url });
+    client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
   });
   afterAll(async () => {
     for (let attempt = 0; attempt < 100; attempt++) {

@@ -304,11 +304,11 @@ describe('Ingress', () => {
     template = Template.fromStack(stack);
   });
 
-  it('serves exactly the four routes, every one behind IAM authorization', () => {
+  it('serves exactly the five routes, the OpenAPI document included, every one behind IAM authorization', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
-    expect(Object.values(routes).map((route) => route.Properties.RouteKey).sort()).toEqual(
-      API_ROUTES.map(({ method, path }) => `${method} ${path}`).sort(),
-    );
+    const routeKeys = ['DELETE /v1/containers/{key}', 'GET /v1/containers', 'GET /v1/containers/{key}', 'GET /v1/openapi.json', 'POST /v1/exits'];
+    expect(Object.values(routes).map((route) => route.Properties.RouteKey).sort()).toEqual(routeKeys);
+    expect(API_ROUTES.map(({ method, path }) => `${method} ${path}`).sort()).toEqual(routeKeys);
     for (const route of Object.values(routes)) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 

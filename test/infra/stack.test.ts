@@ -52,13 +52,13 @@ describe('RestartSchedulerStack resources', () => {
       'AWS::Lambda::Function': 3,
       'AWS::Lambda::EventInvokeConfig': 3,
       'AWS::Lambda::EventSourceMapping': 1,
-      // Four API routes and the bus rule may invoke the exit function.
-      'AWS::Lambda::Permission': 5,
+      // Five API routes and the bus rule may invoke the exit function.
+      'AWS::Lambda::Permission': 6,
       'AWS::Logs::LogGroup': 2,
       'AWS::Logs::QueryDefinition': 6,
       'AWS::ApiGatewayV2::Api': 1,
       'AWS::ApiGatewayV2::Integration': 1,
-      'AWS::ApiGatewayV2::Route': 4,
+      'AWS::ApiGatewayV2::Route': 5,
       'AWS::ApiGatewayV2::Stage': 1,
       'AWS::CloudWatch::Alarm': 6,
       'AWS::CloudWatch::Dashboard': 1,

@@ -20,6 +20,7 @@ import { restartPattern } from '../../lib/infra/restart-delivery.ts';
 import type { WorkloadView } from '../../lib/api/workloads.ts';
 import { createEcsHarness, ecsFixture, stoppedTask, taskArnOf, type EcsHarness } from '../support/ecs.ts';
 import { httpEvent, lambdaDeps } from '../support/lambda.ts';
+import { assertDocumentedResponse } from '../support/openapi.ts';
 import { createHarness, T0, type Harness } from '../support/pipeline.ts';
 
 const RUN_TASK_INPUT = {
@@ -54,10 +55,18 @@ afterEach(async () => {
   await h.close();
 });
 
+/** A request to the API through the exit handler, its answer checked against the OpenAPI document. */
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = (await exit(httpEvent(method, path, body === undefined ? {} : { body: JSON.stringify(body) }))) as APIGatewayProxyStructuredResultV2;
+  const json = JSON.parse(response.body!) as Record<string, unknown>;
+  assertDocumentedResponse(method, path, response.statusCode!, (response.headers as Record<string, string>)['content-type'], json, 'router');
+  return { status: response.statusCode!, body: json };
+}
+
 async function runWorkload(body: Record<string, unknown> = { runTask: RUN_TASK_INPUT }): Promise<WorkloadView> {
-  const response = (await exit(httpEvent('POST', '/v1/ecs/workloads', { body: JSON.stringify(body) }))) as APIGatewayProxyStructuredResultV2;
-  expect(response.statusCode).toBe(201);
-  return JSON.parse(response.body!) as WorkloadView;
+  const response = await api('POST', '/v1/ecs/workloads', body);
+  expect(response.status).toBe(201);
+  return response.body as unknown as WorkloadView;
 }
 
 /** Does a restart detail match the stack's ECS rule (`detail.target = ecs`)? */
@@ -210,9 +219,8 @@ describe('an ECS workload crash-looping through the handlers', () => {
     const waiting = (await exit(stoppedTask({ taskArn: started.taskArn, startedBy: started.input.startedBy!, startedAt: started.at + 500, stoppedAt: started.at + RUN_MS }))) as { decision: Decision };
     expect(waiting.decision.decision).toBe('RestartScheduled');
 
-    const stop = (await exit(httpEvent('DELETE', `/v1/ecs/workloads/${workload.id}`))) as APIGatewayProxyStructuredResultV2;
-    expect(stop.statusCode).toBe(200);
-    expect(JSON.parse(stop.body!)).toMatchObject({ id: workload.id, status: 'stopped' });
+    const stop = await api('DELETE', `/v1/ecs/workloads/${workload.id}`);
+    expect(stop).toMatchObject({ status: 200, body: { id: workload.id, status: 'stopped' } });
     expect(e.ecs.commandCalls(StopTaskCommand).map((call) => call.args[0].input)).toEqual([{ cluster: 'work', task: started.taskArn, reason: 'restart-scheduler ecs stop' }]);
     expect(await h.store.get(waiting.decision.key)).toBeUndefined();
 
@@ -286,8 +294,8 @@ describe('the ECS workload routes', () => {
     const { DescribeTasksCommand } = await import('@aws-sdk/client-ecs');
     e.ecs.on(DescribeTasksCommand).resolves({ tasks: [{ taskArn: taskArnOf(1), lastStatus: 'RUNNING' }] });
     const workload = await runWorkload({ namespace: 'batch', runTask: RUN_TASK_INPUT, restartPolicy: 'OnFailure', backoffPolicy: { initialBackoff: '1s' } });
-    const response = (await exit(httpEvent('GET', '/v1/ecs/workloads'))) as APIGatewayProxyStructuredResultV2;
-    expect(JSON.parse(response.body!)).toEqual({
+    const response = await api('GET', '/v1/ecs/workloads');
+    expect(response.body).toEqual({
       items: [expect.objectContaining({ id: workload.id, namespace: 'batch', status: 'running', lastStatus: 'RUNNING', taskArn: taskArnOf(1), restart: expect.objectContaining({ restartPolicy: 'OnFailure' }) })],
     });
     expect(e.ecs.commandCalls(DescribeTasksCommand).map((call) => call.args[0].input)).toEqual([{ cluster: 'work', tasks: [taskArnOf(1)] }]);
@@ -299,22 +307,23 @@ describe('the ECS workload routes', () => {
     ['a launch type and a capacity provider', { runTask: { ...RUN_TASK_INPUT, capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT' }] } }, 'runTask.capacityProviderStrategy'],
     ['an unknown field', { runTask: RUN_TASK_INPUT, tags: {} }, 'tags'],
   ])('rejects a registration with %s (400, nothing started)', async (_case, body, path) => {
-    const response = (await exit(httpEvent('POST', '/v1/ecs/workloads', { body: JSON.stringify(body) }))) as APIGatewayProxyStructuredResultV2;
-    expect(response.statusCode).toBe(400);
-    expect(JSON.parse(response.body!).issues.map((issue: { path: string }) => issue.path)).toContain(path);
+    const response = await api('POST', '/v1/ecs/workloads', body);
+    expect(response.status).toBe(400);
+    expect((response.body.issues as { path: string }[]).map((issue) => issue.path)).toContain(path);
     expect(e.runTasks).toEqual([]);
   });
 
   it('answers 400 when ECS will not run the task, and leaves the registration stopped', async () => {
     e.ecs.on(RunTaskCommand).rejects(Object.assign(new Error('User is not authorized to perform ecs:RunTask'), { name: 'AccessDeniedException' }));
-    const response = (await exit(httpEvent('POST', '/v1/ecs/workloads', { body: JSON.stringify({ runTask: RUN_TASK_INPUT }) }))) as APIGatewayProxyStructuredResultV2;
-    expect(response.statusCode).toBe(400);
-    expect(JSON.parse(response.body!).issues).toEqual([{ path: 'runTask', message: expect.stringContaining('AccessDeniedException') }]);
+    const response = await api('POST', '/v1/ecs/workloads', { runTask: RUN_TASK_INPUT });
+    expect(response.status).toBe(400);
+    expect(response.body.issues).toEqual([{ path: 'runTask', message: expect.stringContaining('AccessDeniedException') }]);
     expect((await e.deps.workloads.list()).items.map((workload) => workload.status)).toEqual(['stopped']);
   });
 
   it('answers 404 for a workload it does not know', async () => {
-    const response = (await exit(httpEvent('DELETE', '/v1/ecs/workloads/worker-ffffffff'))) as APIGatewayProxyStructuredResultV2;
-    expect(response.statusCode).toBe(404);
+    expect((await api('DELETE', '/v1/ecs/workloads/worker-ffffffff')).status).toBe(404);
+    expect((await api('GET', '/v1/ecs/workloads/worker-ffffffff')).status).toBe(404);
+    expect((await api('GET', '/v1/ecs/workloads/not_an_id')).status).toBe(400);
   });
 });

@@ -7,6 +7,7 @@ import type { DeliveryOutcome } from '../../lib/api/bus.ts';
 import { FaultInjector, injectDynamoFaults } from '../support/faults.ts';
 import { acquireDynalite, createHarness, releaseDynalite, SCHEDULER_SETTINGS, T0, type Harness } from '../support/pipeline.ts';
 import { httpEvent, lambdaDeps } from '../support/lambda.ts';
+import { OPENAPI_DOCUMENT } from '../support/openapi.ts';
 
 const throttled = () => new ProvisionedThroughputExceededException({ message: 'Throughput exceeds the provisioned rate', $metadata: {} });
 
@@ -74,6 +75,12 @@ describe('exit handler', () => {
       expect(h.records.at(-1)).toMatchObject({ type: 'BackoffReset', key: 'web-0_default_uid-1_app_' });
       const gone = (await handler(httpEvent('GET', '/v1/containers/web-0_default_uid-1_app_'))) as { statusCode: number };
       expect(gone.statusCode).toBe(404);
+    });
+
+    it('serves the committed OpenAPI document at GET /v1/openapi.json', async () => {
+      const result = (await handler(httpEvent('GET', '/v1/openapi.json'))) as { statusCode: number; body: string };
+      expect(result.statusCode).toBe(200);
+      expect(JSON.parse(result.body)).toEqual(OPENAPI_DOCUMENT);
     });
 
     const tooFar = new Date(T0 + 6 * 60_000).toISOString();

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RestartSchedulerClient, type ExitEventInput, type RestartNotice } from '../../lib/client/client.ts';
 import { FAST_POLICY_ARGS, startRuntimeProcess, type RuntimeProcess } from '../support/runtime-process.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 const MINUTE = 60_000;
 /** FAST_POLICY_ARGS: 100 ms doubling to 800 ms. */
@@ -93,7 +94,7 @@ describe('restart-scheduler local with workload clocks that are wrong', () => {
 
   const start = async () => {
     runtime = await startRuntimeProcess(['--in-memory', ...FAST_POLICY_ARGS]);
-    return new RestartSchedulerClient({ endpoint: runtime.url });
+    return new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
   };
 
   it('gives a workload whose clock runs 10 minutes behind the delays 0, 100, 200, 400, 800 ms in real time', async () => {
