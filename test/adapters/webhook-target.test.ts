@@ -1,22 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebhookRestartTarget } from '../../lib/adapters/webhook/target.ts';
-import type { RestartRequest } from '../../lib/ports.ts';
+import { restartRequestOf } from '../support/pipeline.ts';
 import { startReceiver, type Receiver } from '../support/receiver.ts';
 
-const request: RestartRequest = {
-  restartId: 'web-0_hooks_uid-1_app_#1767268800000.2',
-  key: 'web-0_hooks_uid-1_app_',
-  namespace: 'hooks',
-  pod: 'web-0',
-  podUid: 'uid-1',
-  container: 'app',
-  containerHash: null,
-  restartCount: 2,
-  restartAt: '2026-01-01T12:00:10.000Z',
-  firedAt: '2026-01-01T12:00:10.004Z',
-  recovered: false,
-  target: 'webhook',
-};
+const request = restartRequestOf({ podUid: 'uid-1', key: 'web-0_hooks_uid-1_app_', restartId: 'web-0_hooks_uid-1_app_#1767268800000.2', restartCount: 2 });
 
 let receiver: Receiver | undefined;
 afterEach(async () => {

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../../lambdas/deliver.ts';
 import { LocalEventLog } from '../../lib/local/event-log.ts';
 import { lambdaDeps, type LoggedLine } from '../support/lambda.ts';
-import { createHarness, T0, type Harness } from '../support/pipeline.ts';
+import { createHarness, restartRequestOf, type Harness } from '../support/pipeline.ts';
 
 let h: Harness;
 let handler: ReturnType<typeof createHandler>;
@@ -18,20 +18,7 @@ beforeEach(async () => {
 });
 afterEach(() => h.close());
 
-const detail = {
-  restartId: 'web-0_hooks__app_#1.4',
-  key: 'web-0_hooks__app_',
-  namespace: 'hooks',
-  pod: 'web-0',
-  podUid: null,
-  container: 'app',
-  containerHash: null,
-  restartCount: 4,
-  restartAt: new Date(T0).toISOString(),
-  firedAt: new Date(T0).toISOString(),
-  recovered: false,
-  target: 'webhook',
-};
+const detail = restartRequestOf({ restartCount: 4, restartId: 'web-0_hooks__app_#1.4' });
 const record = (body: string, attributes: Record<string, string>) => ({
   messageId: 'm1',
   body,

@@ -2,22 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { LocalEventLog } from '../../lib/local/event-log.ts';
 import { DeliveryError, type RestartRequest, type RestartTarget } from '../../lib/ports.ts';
 import { deliverRestart, type DeliveryDeps } from '../../lib/services/deliver-restart.ts';
-import { ManualClock, T0 } from '../support/pipeline.ts';
+import { ManualClock, restartRequestOf, T0 } from '../support/pipeline.ts';
 
-const request: RestartRequest = {
-  restartId: 'web-0_hooks__app_#1.3',
-  key: 'web-0_hooks__app_',
-  namespace: 'hooks',
-  pod: 'web-0',
-  podUid: null,
-  container: 'app',
-  containerHash: null,
-  restartCount: 3,
-  restartAt: new Date(T0).toISOString(),
-  firedAt: new Date(T0).toISOString(),
-  recovered: false,
-  target: 'webhook',
-};
+const request = restartRequestOf();
 const POLICY = { maxAttempts: 4, initialDelayMs: 1_000, maxDelayMs: 3_000 };
 
 /** A target that answers with `results` in turn (an Error is thrown), counting attempts. */
