@@ -4,6 +4,7 @@
  * (names in lib/config.ts `ENV`).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -12,6 +13,8 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoRestartBudget } from '../lib/adapters/dynamodb/budget.ts';
 import { TABLE_SCHEMA } from '../lib/adapters/dynamodb/schema.ts';
 import { DynamoBackoffStore } from '../lib/adapters/dynamodb/store.ts';
+import { SdkEcsTasks } from '../lib/adapters/ecs/tasks.ts';
+import { DynamoWorkloadStore } from '../lib/adapters/ecs/workload-store.ts';
 import { SqsExitDeadLetters } from '../lib/adapters/events/exit-dead-letters.ts';
 import { AwsEventSink } from '../lib/adapters/events/sink.ts';
 import { SchedulerRestartTimer, SqsFineStage } from '../lib/adapters/scheduler/timer.ts';
@@ -26,7 +29,9 @@ import {
   type ServiceConfig,
 } from '../lib/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME, type ExitDeadLetters } from '../lib/ports.ts';
-import type { ServiceDeps } from '../lib/services/deps.ts';
+import type { DeliveryDeps } from '../lib/services/deliver-restart.ts';
+import type { OperationalLog, ServiceDeps } from '../lib/services/deps.ts';
+import { restartWorkloadTask, type EcsDeps } from '../lib/services/ecs-workloads.ts';
 
 export interface LambdaDeps {
   readonly service: ServiceDeps;
@@ -35,6 +40,10 @@ export interface LambdaDeps {
   readonly metrics: { publishStoredMetrics(): unknown };
   /** Where the exit handler sends invalid bus events; only its function is given a queue. */
   readonly exitDeadLetters?: ExitDeadLetters;
+  /** ECS workloads, when the stack enables them (the workload table is named). */
+  readonly ecs?: EcsDeps;
+  /** The restart targets the deliver handler calls (ECS; webhooks are API destinations). */
+  readonly delivery?: DeliveryDeps;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -74,6 +83,11 @@ export function wire(env: Env): LambdaDeps {
     eventBridge: new EventBridgeClient({}),
     eventBusName: required(env, ENV.eventBusName),
   });
+  const log: OperationalLog = { warn: (message, details) => logger.warn(message, details ?? {}), error: (message, details) => logger.error(message, details ?? {}) };
+  const workloadTable = env[ENV.workloadTableName];
+  const ecs: EcsDeps | undefined = workloadTable
+    ? { workloads: new DynamoWorkloadStore({ client: dynamo, tableName: workloadTable }), tasks: new SdkEcsTasks(new ECSClient({})), clock, random: Math.random, log }
+    : undefined;
   return {
     service: {
       store,
@@ -84,10 +98,12 @@ export function wire(env: Env): LambdaDeps {
       clock,
       random: Math.random,
       config,
-      log: { warn: (message, details) => logger.warn(message, details ?? {}), error: (message, details) => logger.error(message, details ?? {}) },
+      log,
     },
     logger,
     metrics,
+    ...(ecs ? { ecs } : {}),
+    delivery: { targets: ecs ? { ecs: { deliver: (request) => restartWorkloadTask(ecs, request) } } : {}, sink, clock, log },
     ...(exitDeadLetterQueueUrl ? { exitDeadLetters: new SqsExitDeadLetters({ client: sqs, queueUrl: exitDeadLetterQueueUrl }) } : {}),
   };
 }

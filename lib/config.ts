@@ -13,7 +13,9 @@ import {
   type ExitEvent,
   type RestartBudgetSetting,
   type RestartPolicy,
+  type RestartTargetSpec,
 } from './core/index.ts';
+import { restartTargetSchema, type WebhookRules } from './api/targets.ts';
 
 export const PRECISIONS = ['second', 'minute'] as const;
 /**
@@ -50,6 +52,8 @@ export interface NamespaceDefaults {
   readonly restartPolicy?: RestartPolicy;
   /** Storm control: at most this many restarts start per second, fleet-wide (off when absent). */
   readonly restartBudget?: RestartBudgetSetting;
+  /** Where its restarts go besides the bus (an exit event may name its own). */
+  readonly restartTarget?: RestartTargetSpec;
 }
 
 export interface ServiceConfig {
@@ -104,6 +108,8 @@ export const ENV = {
   precision: 'TIMER_PRECISION',
   recoveryGrace: 'RECOVERY_GRACE',
   dispatchLease: 'DISPATCH_LEASE',
+  /** Set when ECS workloads are enabled: the table of their registrations. */
+  workloadTableName: 'WORKLOAD_TABLE_NAME',
 } as const;
 
 export class ConfigError extends Error {
@@ -146,9 +152,10 @@ export function policyFor(exit: ExitEvent, config: ServiceConfig): BackoffPolicy
  * Per-namespace defaults, as JSON (or its parsed value) such as
  * `{"batch": {"initialBackoff": "1s", "maxBackoff": "1m", "restartPolicy": "OnFailure"}}`.
  * `setting` names where the value came from, for errors. The Lambda wiring and
- * the CDK stack (at synth time) both validate with this.
+ * the CDK stack (at synth time) both validate with this; `webhooks` says who
+ * delivers a `restartTarget` webhook (AWS by default, so https only).
  */
-export function parseNamespaceDefaults(setting: string, value: unknown): Record<string, NamespaceDefaults> {
+export function parseNamespaceDefaults(setting: string, value: unknown, webhooks: WebhookRules = 'aws'): Record<string, NamespaceDefaults> {
   if (value === undefined || value === null || value === '') return {};
   let parsed: unknown = value;
   if (typeof value === 'string') {
@@ -185,9 +192,11 @@ export function parseNamespaceDefaults(setting: string, value: unknown): Record<
     }
     const hasPolicy = [preset, initial, max, resetAfter, fields.jitter].some((field) => field !== undefined);
     const restartBudget = fields.restartBudget === undefined ? undefined : parseRestartBudget(`${where}.restartBudget`, fields.restartBudget);
+    const restartTarget = fields.restartTarget === undefined ? undefined : restartTargetSetting(`${where}.restartTarget`, fields.restartTarget, webhooks);
     result[namespace] = {
       ...(restartPolicy ? { restartPolicy: restartPolicy as RestartPolicy } : {}),
       ...(restartBudget ? { restartBudget } : {}),
+      ...(restartTarget ? { restartTarget } : {}),
       ...(hasPolicy
         ? {
             policy: policySetting(where, {
@@ -204,7 +213,7 @@ export function parseNamespaceDefaults(setting: string, value: unknown): Record<
   return result;
 }
 
-const NAMESPACE_DEFAULT_FIELDS = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter', 'restartPolicy', 'restartBudget'];
+const NAMESPACE_DEFAULT_FIELDS = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter', 'restartPolicy', 'restartBudget', 'restartTarget'];
 
 /** Bounds of a restart budget's numbers: a typo should fail, not stall a namespace for a day. */
 const BUDGET_LIMITS = { minPerSecond: 0.001, maxPerSecond: 1_000_000, maxBurst: 1_000_000 };
@@ -232,4 +241,14 @@ export function parseRestartBudget(where: string, value: unknown): RestartBudget
 /** The restart budget of `namespace`, if it has one. */
 export function budgetFor(namespace: string, config: ServiceConfig): RestartBudgetSetting | undefined {
   return config.namespaces[namespace]?.restartBudget;
+}
+
+/** A namespace's restart target; the error names the field, never a header's value. */
+function restartTargetSetting(where: string, value: unknown, webhooks: WebhookRules): RestartTargetSpec {
+  const parsed = restartTargetSchema(webhooks).safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  const field = [where, ...path.map(String)].join('.');
+  throw new ConfigError(`${field}: ${issue.code === 'unrecognized_keys' ? 'unknown setting' : issue.message}`);
 }

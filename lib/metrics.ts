@@ -7,6 +7,7 @@ const RECORD_COUNTERS: Partial<Record<EventType, readonly MetricName[]>> = {
   RestartScheduled: ['RestartsScheduled'],
   Restarted: ['RestartsDispatched'],
   RestartRecovered: ['RestartsDispatched', 'RestartsRecovered'],
+  RestartFailed: ['RestartsFailed'],
 };
 
 /**

@@ -3,7 +3,7 @@
  * EventBridge Scheduler + SQS, and CloudWatch Logs + EventBridge (AWS), or on
  * the embedded local runtime; the services never see which.
  */
-import type { ContainerPhase, ContainerState, EventRecord, RestartBudgetSetting } from './core/index.ts';
+import type { ContainerPhase, ContainerState, EventRecord, ExitEvent, RestartBudgetSetting, TargetKind } from './core/index.ts';
 
 // ---------------------------------------------------------------------------
 // BackoffStore
@@ -150,14 +150,17 @@ export interface RestartRequest {
   readonly key: string;
   readonly namespace: string;
   readonly pod: string;
-  readonly podUid?: string;
+  /** null when the container has none (always present, so that rules can map every field). */
+  readonly podUid: string | null;
   readonly container: string;
-  readonly containerHash?: string;
+  readonly containerHash: string | null;
   readonly restartCount: number;
   /** ISO-8601. */
   readonly restartAt: string;
   readonly firedAt: string;
   readonly recovered: boolean;
+  /** Where the restart goes besides the bus: rules on the bus (and the local runtime) deliver by it. */
+  readonly target: TargetKind;
 }
 
 /** CloudWatch identity of the metrics: namespace and the one dimension Powertools adds. */
@@ -165,7 +168,7 @@ export const METRICS_NAMESPACE = 'RestartScheduler';
 export const SERVICE_NAME = 'restart-scheduler';
 
 /** A dispatched restart as the local runtime's restart stream delivers it (SSE `id:` = `seq`). */
-export interface RestartNotice extends Pick<RestartRequest, 'restartId' | 'key' | 'restartCount' | 'restartAt' | 'firedAt' | 'recovered'> {
+export interface RestartNotice extends Pick<RestartRequest, 'restartId' | 'key' | 'restartCount' | 'restartAt' | 'firedAt' | 'recovered' | 'target'> {
   /** The restart's position in the durable restart log, from 1. */
   readonly seq: number;
 }
@@ -186,6 +189,7 @@ export const METRIC_NAMES = [
   'WriteConflicts',
   'TimerFailures',
   'ExitEventsRejected',
+  'RestartsFailed',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
@@ -222,4 +226,158 @@ export interface RejectedExit {
 export interface ExitDeadLetters {
   /** Resolves only once every one is stored; throws otherwise, so the caller can retry. */
   send(rejected: readonly RejectedExit[]): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// RestartTarget
+
+/** What a target did with a restart. */
+export interface DeliveryReceipt {
+  /** `skipped`: nothing to deliver to any more (an ECS workload stopped since); not a failure. */
+  readonly status: 'delivered' | 'skipped';
+  /** What it answered, for the operational log (an HTTP status, a task ARN); never a secret. */
+  readonly detail: string;
+}
+
+/** A delivery that did not go through: retryable (throttling, 5xx, no capacity) or not (a 4xx, a bad task definition). */
+export class DeliveryError extends Error {
+  override readonly name = 'DeliveryError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    /** A short code for records and metrics: `HTTP 503`, `ThrottlingException`, `RESOURCE:MEMORY`. */
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Where a dispatched restart goes besides the bus: a webhook, or ECS. The
+ * bus event is published exactly once per restart; its delivery to a target
+ * is at least once, so every delivery carries the `restartId` as its
+ * idempotency key (the `Idempotency-Key` header, ECS's `clientToken`).
+ */
+export interface RestartTarget {
+  /** Hands the restart over once. Throws `DeliveryError`; the caller retries the retryable ones. */
+  deliver(request: RestartRequest): Promise<DeliveryReceipt>;
+}
+
+// ---------------------------------------------------------------------------
+// ECS workloads
+
+/** The RunTask input a workload is started with, as registered (the parts `restart-scheduler ecs run` sets). */
+export interface EcsRunTaskInput {
+  /** Cluster name or ARN. */
+  readonly cluster: string;
+  /** `family`, `family:revision` or an ARN; a family alone runs its latest ACTIVE revision at every restart. */
+  readonly taskDefinition: string;
+  readonly launchType?: 'FARGATE' | 'EC2' | 'EXTERNAL';
+  readonly capacityProviderStrategy?: readonly { readonly capacityProvider: string; readonly weight?: number; readonly base?: number }[];
+  readonly networkConfiguration?: {
+    readonly awsvpcConfiguration: {
+      readonly subnets: readonly string[];
+      readonly securityGroups?: readonly string[];
+      readonly assignPublicIp?: 'ENABLED' | 'DISABLED';
+    };
+  };
+  readonly platformVersion?: string;
+}
+
+/** The restart and back-off settings of a workload: they travel in each of its exit events, as `exit` flags do. */
+export type WorkloadExitSettings = Pick<ExitEvent, 'restartPolicy' | 'restartPolicyRules' | 'maxRestarts' | 'backoffPolicy'>;
+
+/** A workload id: a pod name, and fit for ECS's `startedBy` (letters, digits and `-`). */
+export const WORKLOAD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+
+/** Every task the service starts says so in `startedBy`: what the ECS rule matches (`prefix`). */
+export const STARTED_BY_PREFIX = 'restart-scheduler/';
+/** ECS limits `startedBy` to 128 letters, digits, `-`, `/` and `_`: the id's 64 and a restart count fit. */
+export const STARTED_BY_MAX_LENGTH = 128;
+/** ECS limits `clientToken` to 64 characters (ASCII 33–126). */
+export const CLIENT_TOKEN_MAX_LENGTH = 64;
+
+/**
+ * `restart-scheduler/<workload id>/<restart count>`: the workload names the
+ * pod of the task's exit, and the restart count tells a repeat of an exit
+ * (ECS sends more than one STOPPED event per task) from a new one.
+ */
+export function startedByOf(workloadId: string, restartCount: number): string {
+  return `${STARTED_BY_PREFIX}${workloadId}/${restartCount}`;
+}
+
+/** The workload id and restart count in a `startedBy`, or undefined when the service did not start the task. */
+export function parseStartedBy(startedBy: string | undefined): { workloadId: string; restartCount: number } | undefined {
+  if (startedBy === undefined || !startedBy.startsWith(STARTED_BY_PREFIX)) return undefined;
+  const [workloadId = '', count = '', ...rest] = startedBy.slice(STARTED_BY_PREFIX.length).split('/');
+  if (rest.length > 0 || !WORKLOAD_ID_PATTERN.test(workloadId) || !/^\d{1,10}$/.test(count)) return undefined;
+  const restartCount = Number(count);
+  return restartCount <= 2_147_483_647 ? { workloadId, restartCount } : undefined;
+}
+
+export const WORKLOAD_STATUSES = ['running', 'stopped'] as const;
+export type WorkloadStatus = (typeof WORKLOAD_STATUSES)[number];
+
+/** An ECS workload the service starts and restarts itself: `restart-scheduler ecs run`. */
+export interface EcsWorkload {
+  /** The pod of its exit events, and `restart-scheduler/<id>/<restartCount>` in its tasks' `startedBy`. */
+  readonly id: string;
+  readonly namespace: string;
+  readonly runTask: EcsRunTaskInput;
+  /** The task definition's family, as described when the workload was registered. */
+  readonly family: string;
+  /** Its essential containers then: a stopped task is reported as the exit of the one that stopped it. */
+  readonly essentialContainers: readonly string[];
+  readonly exit: WorkloadExitSettings;
+  /** `stopped` after `ecs stop`: its tasks are never started again. */
+  readonly status: WorkloadStatus;
+  /** The latest task started for it. */
+  readonly taskArn?: string;
+  /** The restart count that task carries (0 for the first run). */
+  readonly restartCount: number;
+  /** The container key of its latest restart: what `ecs stop` resets. */
+  readonly containerKey?: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** What `ecs run` registers: where its tasks run, and how they restart. */
+export interface WorkloadRegistration {
+  readonly namespace: string;
+  readonly runTask: EcsRunTaskInput;
+  readonly exit: WorkloadExitSettings;
+}
+
+/** Workload registrations, written conditionally on the version read (as the back-off store). */
+export interface WorkloadStore {
+  get(id: string): Promise<Versioned<EcsWorkload> | undefined>;
+  put(workload: EcsWorkload, expectedVersion: number | undefined): Promise<WriteResult>;
+  /** Every registration, oldest id first, a page at a time. */
+  list(cursor?: string): Promise<{ readonly items: readonly EcsWorkload[]; readonly cursor?: string }>;
+}
+
+export interface EcsTaskDefinition {
+  readonly family: string;
+  readonly revision: number;
+  readonly essentialContainers: readonly string[];
+}
+
+export interface EcsTaskStatus {
+  readonly taskArn: string;
+  readonly lastStatus: string;
+  readonly stopCode?: string;
+  readonly stoppedReason?: string;
+}
+
+/** The ECS calls the service makes. Failures are `DeliveryError`s, retryable or not. */
+export interface EcsTasks {
+  describeTaskDefinition(taskDefinition: string): Promise<EcsTaskDefinition>;
+  /**
+   * Starts one task. The same `idempotencyKey` (a restart's `restartId`; it
+   * becomes the `clientToken`) starts it once, however often it is called.
+   * Resolves with its ARN.
+   */
+  runTask(input: EcsRunTaskInput, launch: { readonly idempotencyKey: string; readonly startedBy: string }): Promise<string>;
+  stopTask(cluster: string, taskArn: string, reason: string): Promise<void>;
+  describeTasks(cluster: string, taskArns: readonly string[]): Promise<EcsTaskStatus[]>;
 }

@@ -19,6 +19,8 @@ import {
   type NamespaceDefaults,
   type Precision,
 } from './config.ts';
+import { z } from 'zod';
+import type { WebhookRules } from './api/targets.ts';
 import type { BackoffPolicy, BackoffPolicyInput } from './core/index.ts';
 
 export const SETTING_KEYS = [
@@ -36,6 +38,7 @@ export const SETTING_KEYS = [
   'removalPolicy',
   'archiveRetentionDays',
   'latenessAlarmThreshold',
+  'ecs',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -44,7 +47,29 @@ export type SettingKey = (typeof SETTING_KEYS)[number];
  * archive, an alarm) and nothing a local runtime has: `local --config`
  * checks them like the CDK does, so one file serves both, then ignores them.
  */
-export const AWS_ONLY_SETTING_KEYS: readonly SettingKey[] = ['logRetentionDays', 'removalPolicy', 'archiveRetentionDays', 'latenessAlarmThreshold'];
+export const AWS_ONLY_SETTING_KEYS: readonly SettingKey[] = ['logRetentionDays', 'removalPolicy', 'archiveRetentionDays', 'latenessAlarmThreshold', 'ecs'];
+
+/**
+ * What the stack may touch in ECS (`ecs`): the clusters its tasks run in, the
+ * task definition families it may run, and the roles those tasks use (passed
+ * to ECS on every RunTask). IAM grants nothing beyond these.
+ */
+export interface EcsSettings {
+  /** Cluster names. */
+  readonly clusters: readonly string[];
+  readonly taskDefinitionFamilies: readonly string[];
+  /** Role ARNs: the task roles and execution roles of those task definitions. */
+  readonly passRoles: readonly string[];
+}
+
+const ECS_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+const ecsSettingsSchema = z.strictObject({
+  clusters: z.array(z.string().regex(ECS_NAME, { error: 'must be a cluster name (letters, digits, - and _)' })).min(1, { error: 'must name at least one cluster' }),
+  taskDefinitionFamilies: z
+    .array(z.string().regex(ECS_NAME, { error: 'must be a task definition family (letters, digits, - and _)' }))
+    .min(1, { error: 'must name at least one task definition family' }),
+  passRoles: z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, { error: 'must be an IAM role ARN' })).default([]),
+});
 
 export const REMOVAL_POLICIES = ['retain', 'destroy'] as const;
 export type RemovalPolicyName = (typeof REMOVAL_POLICIES)[number];
@@ -63,6 +88,8 @@ export interface SettingsSource {
   readonly label: string;
   /** The key as its source spells it: `restart-scheduler:maxBackoff`, or `maxBackoff`. */
   spell(key: SettingKey): string;
+  /** Who delivers webhooks, which decides the URLs allowed (see `WebhookRules`). @default 'aws' */
+  readonly webhooks?: WebhookRules;
 }
 
 /** Every setting as given; `undefined` where the source does not set it (each consumer has its own defaults). */
@@ -82,6 +109,7 @@ export interface Settings {
   readonly removalPolicy?: RemovalPolicyName;
   readonly archiveRetentionDays?: number;
   readonly latenessAlarmThresholdMs?: number;
+  readonly ecs?: EcsSettings;
 }
 
 /** Reads and checks every key `source` sets. */
@@ -126,6 +154,7 @@ export function readSettings(source: SettingsSource): Settings {
     // EventBridge archives keep events for 1..∞ days; the cap keeps a typo from keeping them for centuries.
     ...defined('archiveRetentionDays', reader.number('archiveRetentionDays', { min: 1, max: 3650, integer: true })),
     ...defined('latenessAlarmThresholdMs', latenessAlarmThresholdMs),
+    ...defined('ecs', reader.ecs()),
   };
 }
 
@@ -181,10 +210,32 @@ class SettingReader {
     return value;
   }
 
+  /** `{"clusters": [...], "taskDefinitionFamilies": [...], "passRoles": [...]}`, as JSON text or a value. */
+  ecs(): EcsSettings | undefined {
+    const raw = this.raw('ecs');
+    if (raw === undefined || raw === '') return undefined;
+    let value: unknown = raw;
+    if (typeof raw === 'string') {
+      try {
+        value = JSON.parse(raw);
+      } catch (error) {
+        throw new ConfigError(`${this.name('ecs')}: not valid JSON (${(error as Error).message})`);
+      }
+    }
+    const parsed = ecsSettingsSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const path = [...issue.path, ...(issue.code === 'unrecognized_keys' ? [issue.keys[0]] : [])].join('.');
+      const message = issue.code === 'unrecognized_keys' ? 'unknown setting; use clusters, taskDefinitionFamilies, passRoles' : issue.message;
+      throw new ConfigError(`${this.name('ecs')}${path ? `.${path}` : ''}: ${message}`);
+    }
+    return parsed.data;
+  }
+
   /** Validated in full (the same parser the handlers use), and kept as the JSON the handlers read. */
   namespaceDefaults(): Settings['namespaceDefaults'] {
     const raw = this.raw('namespaceDefaults');
-    const parsed = parseNamespaceDefaults(this.name('namespaceDefaults'), raw);
+    const parsed = parseNamespaceDefaults(this.name('namespaceDefaults'), raw, this.source.webhooks ?? 'aws');
     if (Object.keys(parsed).length === 0) return undefined;
     return { parsed, json: typeof raw === 'string' ? JSON.stringify(JSON.parse(raw)) : JSON.stringify(raw) };
   }

@@ -3,7 +3,8 @@
  * and shapes; everything that reads or writes state goes through this
  * interface, so the same router serves the Lambda and the local runtime.
  */
-import type { ContainerFilter, ContainerPage } from '../ports.ts';
+import type { ContainerFilter, ContainerPage, WorkloadRegistration } from '../ports.ts';
+import type { WorkloadView } from './workloads.ts';
 import type { Issue } from './protocol.ts';
 import type { ContainerState, Decision, EventRecord, EventType, ExitEvent } from '../core/index.ts';
 
@@ -24,6 +25,8 @@ export interface ApiBackend {
   resetContainer(key: string): Promise<boolean>;
   /** Only the local runtime keeps an event log; on AWS it is absent (events are in CloudWatch Logs). */
   listEvents?(query: EventQuery): Promise<EventRecord[]>;
+  /** ECS workloads (`restart-scheduler ecs …`); absent where they are not enabled. */
+  readonly ecs?: EcsWorkloadsApi;
   now(): number;
   /**
    * Told about an unexpected error before the router answers 500, so that it
@@ -43,4 +46,16 @@ export class InvalidRequestError extends Error {
   constructor(readonly issues: readonly Issue[]) {
     super(issues.map((issue) => `${issue.path}: ${issue.message}`).join('; '));
   }
+}
+
+/** What the ECS workload routes need. Throws InvalidRequestError (ECS refused the input) or RetryableError. */
+export interface EcsWorkloadsApi {
+  /** The namespace of a workload registered without one. */
+  readonly defaultNamespace: string;
+  /** Registers a workload and starts its first task. */
+  register(registration: WorkloadRegistration): Promise<WorkloadView>;
+  list(cursor?: string): Promise<{ readonly items: readonly WorkloadView[]; readonly cursor?: string }>;
+  get(id: string): Promise<WorkloadView | undefined>;
+  /** Stops its task for good; undefined when there is no such workload. */
+  stop(id: string): Promise<WorkloadView | undefined>;
 }

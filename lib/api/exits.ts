@@ -21,6 +21,7 @@ import {
   type RestartPolicyRule,
 } from '../core/index.ts';
 import { API_LIMITS, type ApiLimits, type Issue } from './protocol.ts';
+import { restartTargetSchema, TARGET_FIELDS } from './targets.ts';
 
 export const INT32_MIN = -2_147_483_648;
 export const INT32_MAX = 2_147_483_647;
@@ -350,6 +351,8 @@ export const exitEventSchema = z.strictObject(
     restartPolicyRules: boundedArray(ruleSchema, 0, MAX_RESTART_POLICY_RULES, 'rules').nullish(),
     maxRestarts: integerSchema(0, MAX_RESTARTS_LIMIT, `between 0 and ${MAX_RESTARTS_LIMIT}`).nullish(),
     backoffPolicy: backoffPolicySchema.nullish(),
+    // Per-exit webhooks are posted by the local runtime, which may post to loopback over plain HTTP.
+    restartTarget: restartTargetSchema('local').nullish(),
   },
   { error: typeError('an exit event object') },
 );
@@ -360,10 +363,15 @@ const KNOWN_FIELDS: Record<string, readonly string[]> = {
   backoffPolicy: Object.keys(backoffPolicyFields.shape),
   'restartPolicyRules.*': Object.keys(ruleSchema.shape),
   'restartPolicyRules.*.exitCodes': Object.keys(ruleSchema.shape.exitCodes.shape),
+  restartTarget: TARGET_FIELDS.target,
+  'restartTarget.webhook': TARGET_FIELDS.webhook,
 };
 
 /** The exit event fields, in the order the API documents them. */
 export const EXIT_EVENT_FIELDS: readonly string[] = Object.keys(exitEventSchema.shape);
+
+/** The fields that say how a container restarts (what `exit`'s restart flags set): an ECS workload registers them once. */
+export const exitSettingsSchema = exitEventSchema.pick({ restartPolicy: true, restartPolicyRules: true, maxRestarts: true, backoffPolicy: true });
 
 // ---------------------------------------------------------------------------
 // Issues
@@ -467,13 +475,19 @@ function temporalIssues(raw: unknown, now: number, maxFutureSkewMs: number): Iss
 export function parseExitEvent(
   raw: unknown,
   now: number,
-  limits: Partial<Pick<ApiLimits, 'maxFutureSkewMs'>> = {},
+  limits: Partial<Pick<ApiLimits, 'maxFutureSkewMs' | 'exitWebhooks'>> = {},
 ): { readonly ok: true; readonly event: ExitEvent } | { readonly ok: false; readonly issues: Issue[] } {
   const parsed = exitEventSchema.safeParse(raw, { reportInput: true });
   const issues = [
     ...(parsed.success ? [] : toIssues(parsed.error.issues)),
     ...temporalIssues(raw, now, limits.maxFutureSkewMs ?? API_LIMITS.maxFutureSkewMs),
   ];
+  if (parsed.success && typeof parsed.data.restartTarget === 'object' && parsed.data.restartTarget && !(limits.exitWebhooks ?? API_LIMITS.exitWebhooks)) {
+    issues.push({
+      path: 'restartTarget.webhook',
+      message: "an exit event cannot name its own webhook here: on AWS a webhook is an API destination the stack creates for a namespace (set the namespace's restartTarget); the local runtime accepts one",
+    });
+  }
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
   const fields = parsed.data;
   const resolutionMs = Math.max(
@@ -500,6 +514,7 @@ export function parseExitEvent(
       : {}),
     ...(fields.maxRestarts != null ? { maxRestarts: fields.maxRestarts } : {}),
     ...(fields.backoffPolicy ? { backoffPolicy: fields.backoffPolicy } : {}),
+    ...(fields.restartTarget ? { restartTarget: fields.restartTarget } : {}),
   };
   return { ok: true, event };
 }
@@ -511,7 +526,7 @@ export function parseExitEvent(
 export function parseExitPayload(
   json: unknown,
   now: number,
-  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs'>> = {},
+  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs' | 'exitWebhooks'>> = {},
 ): ExitPayloadResult {
   if (!isPlainObject(json) || !Object.hasOwn(json, 'events')) {
     if (Array.isArray(json)) {
@@ -564,7 +579,7 @@ export type ExitPayloadItems =
 export function parseExitPayloadItems(
   json: unknown,
   now: number,
-  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs'>> = {},
+  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs' | 'exitWebhooks'>> = {},
 ): ExitPayloadItems {
   const whole = parseExitPayload(json, now, limits);
   if (!isPlainObject(json) || !Object.hasOwn(json, 'events')) {

@@ -24,7 +24,10 @@ import {
   lastExitViewSchema,
   resetResultSchema,
   restartNoticeDataSchema,
+  workloadPageSchema,
+  workloadViewSchema,
 } from './responses.ts';
+import { workloadRegistrationSchema } from './workloads.ts';
 
 type JsonObject = Record<string, unknown>;
 
@@ -37,6 +40,7 @@ function componentSchemas(): JsonObject {
   const requests = z.registry<{ id: string }>();
   requests.add(exitEventSchema, { id: 'ExitEvent' });
   requests.add(z.strictObject({ events: z.array(exitEventSchema).min(1).max(API_LIMITS.maxBatch) }), { id: 'ExitBatch' });
+  requests.add(workloadRegistrationSchema, { id: 'WorkloadRegistration' });
   const responses = z.registry<{ id: string }>();
   const named: [z.ZodType, string][] = [
     [instantSchema, 'Instant'],
@@ -51,6 +55,8 @@ function componentSchemas(): JsonObject {
     [eventRecordSchema, 'EventRecord'],
     [eventListSchema, 'EventList'],
     [restartNoticeDataSchema, 'RestartNoticeData'],
+    [workloadViewSchema, 'WorkloadView'],
+    [workloadPageSchema, 'WorkloadPage'],
   ];
   for (const [schema, id] of named) responses.add(schema, { id });
   const uri = (id: string) => `#/components/schemas/${id}`;
@@ -85,6 +91,16 @@ const COMMON_ERRORS = {
   '403': { $ref: '#/components/responses/Forbidden' },
   '500': { $ref: '#/components/responses/InternalError' },
   '503': { $ref: '#/components/responses/ServiceUnavailable' },
+};
+
+const ECS_DISABLED = error('ECS workloads are not enabled here (the `restart-scheduler:ecs` context on AWS, `--ecs-endpoint` locally), or there is no such workload.');
+
+const WORKLOAD_ID_PARAMETER = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The workload id, as `ecs run` printed it (e.g. `worker-0a1b2c3d`).',
+  schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9-]{0,63}$' },
 };
 
 const KEY_PARAMETER = {
@@ -152,6 +168,7 @@ export function openApiDocument(options: { readonly version: string }): JsonObje
     tags: [
       { name: 'exits', description: 'Report container exits' },
       { name: 'containers', description: 'Container status, like kubectl get pods' },
+      { name: 'ecs', description: 'ECS tasks the service starts and restarts itself (`restart-scheduler ecs …`)' },
       { name: 'local runtime', description: 'Only in the local runtime' },
       { name: 'meta', description: 'This document' },
     ],
@@ -213,6 +230,46 @@ export function openApiDocument(options: { readonly version: string }): JsonObje
             '404': error('On AWS: the records are in CloudWatch Logs (`restart-scheduler events`).'),
             ...COMMON_ERRORS,
           },
+        },
+      },
+      '/v1/ecs/workloads': {
+        post: {
+          operationId: 'runEcsWorkload',
+          summary: 'Register an ECS workload (its RunTask input) and start its first task',
+          description: 'Its tasks run with `startedBy = restart-scheduler/<id>/<restartCount>`; each stopped task is an exit of pod `<id>`, and each restart the same RunTask, its `clientToken` derived from the restart id.',
+          tags: ['ecs'],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('WorkloadRegistration') } } },
+          responses: {
+            '201': json(ref('WorkloadView'), 'Registered, and its first task started.'),
+            '400': error('A bad field, or ECS would not run the task (the issue says why); nothing is left running.'),
+            '404': ECS_DISABLED,
+            '413': error(`The body is larger than ${API_LIMITS.maxBodyBytes} bytes.`),
+            '415': error('The body is not JSON (or not UTF-8).'),
+            ...COMMON_ERRORS,
+          },
+        },
+        get: {
+          operationId: 'listEcsWorkloads',
+          summary: 'List ECS workloads, with the status of their latest task (a page at a time)',
+          tags: ['ecs'],
+          parameters: [{ name: 'cursor', in: 'query', required: false, description: 'From the previous page.', schema: { type: 'string' } }],
+          responses: { '200': json(ref('WorkloadPage'), 'One page of workloads.'), '400': error('A bad or unknown parameter.'), '404': ECS_DISABLED, ...COMMON_ERRORS },
+        },
+      },
+      '/v1/ecs/workloads/{id}': {
+        parameters: [WORKLOAD_ID_PARAMETER],
+        get: {
+          operationId: 'getEcsWorkload',
+          summary: 'One ECS workload',
+          tags: ['ecs'],
+          responses: { '200': json(ref('WorkloadView'), 'The workload.'), '400': error('Not a workload id.'), '404': ECS_DISABLED, ...COMMON_ERRORS },
+        },
+        delete: {
+          operationId: 'stopEcsWorkload',
+          summary: 'Stop an ECS workload for good (like deleting a pod)',
+          description: 'Its task is stopped (StopTask), its back-off entry forgotten, and nothing starts it again. Stopping it twice is harmless.',
+          tags: ['ecs'],
+          responses: { '200': json(ref('WorkloadView'), 'Stopped.'), '400': error('Not a workload id.'), '404': ECS_DISABLED, ...COMMON_ERRORS },
         },
       },
       '/v1/restarts/stream': stream('restart', 'RestartNoticeData', 'Follow dispatched restarts', 'One `restart` event per dispatched restart, from now (or after `Last-Event-ID` / `after`). On AWS restarts are EventBridge events instead.'),

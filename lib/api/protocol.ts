@@ -31,12 +31,19 @@ export interface ApiLimits {
   readonly maxBatch: number;
   /** How far after the receiver's clock an exit's `finishedAt` may be (clock skew between hosts). */
   readonly maxFutureSkewMs: number;
+  /**
+   * Whether an exit event may name a webhook of its own (`restartTarget.webhook`).
+   * The local runtime posts those itself; on AWS a webhook is an EventBridge
+   * API destination the stack creates per namespace, so it refuses them.
+   */
+  readonly exitWebhooks: boolean;
 }
 
 export const API_LIMITS: ApiLimits = {
   maxBodyBytes: 256 * 1024,
   maxBatch: 100,
   maxFutureSkewMs: 5 * 60_000,
+  exitWebhooks: false,
 };
 
 export const API_ERRORS = [

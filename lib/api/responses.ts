@@ -7,7 +7,9 @@
  */
 import { z } from 'zod';
 import { CONTAINER_PHASES, DECISION_KINDS, EVENT_TYPES, type EventRecord } from '../core/model.ts';
-import type { RestartNotice } from '../ports.ts';
+import { TARGET_KINDS } from '../core/target.ts';
+import { RESTART_POLICIES } from '../core/policy.ts';
+import { WORKLOAD_STATUSES, type RestartNotice } from '../ports.ts';
 import { API_ERRORS } from './protocol.ts';
 
 /** Every instant in a response: UTC, with milliseconds, as `Date.prototype.toISOString` writes it. */
@@ -77,6 +79,49 @@ export const containerPageSchema = z.object({
 
 export const resetResultSchema = z.object({ key: z.string(), reset: z.literal(true) });
 
+const runTaskViewSchema = z.object({
+  cluster: z.string(),
+  taskDefinition: z.string(),
+  launchType: z.enum(['FARGATE', 'EC2', 'EXTERNAL']).optional(),
+  capacityProviderStrategy: z.array(z.object({ capacityProvider: z.string(), weight: count.optional(), base: count.optional() })).optional(),
+  networkConfiguration: z
+    .object({ awsvpcConfiguration: z.object({ subnets: z.array(z.string()), securityGroups: z.array(z.string()).optional(), assignPublicIp: z.enum(['ENABLED', 'DISABLED']).optional() }) })
+    .optional(),
+  platformVersion: z.string().optional(),
+});
+
+const workloadRestartViewSchema = z.object({
+  restartPolicy: z.enum(RESTART_POLICIES).optional(),
+  restartPolicyRules: z
+    .array(z.object({ action: z.enum(['Restart', 'DoNotRestart']), exitCodes: z.object({ operator: z.enum(['In', 'NotIn']), values: z.array(z.int()) }) }))
+    .optional(),
+  maxRestarts: count.optional(),
+  backoffPolicy: z.object({ initialMs: milliseconds, maxMs: milliseconds, resetAfterMs: milliseconds, jitterFactor: z.number() }).optional().meta({ description: 'As resolved when the workload was registered.' }),
+});
+
+export const workloadViewSchema = z.object({
+  id: z.string().meta({ description: 'The pod of its exits, and `restart-scheduler/<id>/<restartCount>` in its tasks’ startedBy.' }),
+  namespace: z.string(),
+  status: z.enum(WORKLOAD_STATUSES).meta({ description: '`stopped` after `ecs stop` (DELETE): its tasks are never started again.' }),
+  cluster: z.string(),
+  taskDefinition: z.string(),
+  family: z.string(),
+  taskArn: z.string().optional().meta({ description: 'The latest task started for it.' }),
+  lastStatus: z.string().optional().meta({ description: 'That task’s status in ECS (RUNNING, STOPPED, …), in a listing.' }),
+  stopCode: z.string().optional(),
+  restartCount: count.meta({ description: 'The restart count of its latest task (0: the first run).' }),
+  containerKey: z.string().optional().meta({ description: 'The container key of its latest restart.' }),
+  runTask: runTaskViewSchema.meta({ description: 'The RunTask input of each of its tasks.' }),
+  restart: workloadRestartViewSchema.meta({ description: 'The restart and back-off settings each of its exits carries.' }),
+  createdAt: instantSchema,
+  updatedAt: instantSchema,
+});
+
+export const workloadPageSchema = z.object({
+  items: z.array(workloadViewSchema),
+  cursor: z.string().optional().meta({ description: 'Pass as `cursor` for the next page; absent on the last page.' }),
+});
+
 export const eventRecordSchema = z.object({
   time: instantSchema,
   type: z.enum(EVENT_TYPES),
@@ -88,13 +133,15 @@ export const eventRecordSchema = z.object({
   exitCode: z.int().optional(),
   reason: z.string().optional(),
   restartCount: count.optional(),
-  restartId: z.string().optional().meta({ description: 'For RestartScheduled, Restarted and RestartRecovered: the restart it is about.' }),
+  restartId: z.string().optional().meta({ description: 'For RestartScheduled, Restarted, RestartRecovered and RestartFailed: the restart it is about.' }),
   delayMs: milliseconds.optional(),
   budgetDelayMs: milliseconds.optional().meta({ description: "For RestartScheduled: how much later the namespace's restart budget moved the restart." }),
   backoffMs: milliseconds.optional(),
   restartAt: instantSchema.optional(),
   latenessMs: milliseconds.optional().meta({ description: 'For Restarted and RestartRecovered: how long after restartAt it was dispatched.' }),
   decision: z.enum(DECISION_KINDS).optional(),
+  target: z.enum(TARGET_KINDS).optional().meta({ description: 'For Restarted, RestartRecovered and RestartFailed: where the restart went besides the bus.' }),
+  attempts: count.optional().meta({ description: 'For RestartFailed: the delivery attempts made.' }),
   message: z.string().meta({ description: "kubelet's wording." }),
 });
 
@@ -108,6 +155,7 @@ export const restartNoticeDataSchema = z.object({
   restartAt: instantSchema,
   firedAt: instantSchema,
   recovered: z.boolean().meta({ description: 'Dispatched by the sync, after its timer was lost.' }),
+  target: z.enum(TARGET_KINDS).meta({ description: 'Where the restart goes besides the bus: `bus` (nowhere else), `webhook` or `ecs`.' }),
 });
 
 export type Issue = Readonly<z.infer<typeof issueSchema>>;

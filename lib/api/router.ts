@@ -21,6 +21,8 @@ import {
 } from './protocol.ts';
 import { parseContainerFilter, parseEventQuery } from './queries.ts';
 import { toContainerView, toDecisionView } from './views.ts';
+import { parseWorkloadRegistration, workloadIdProblem } from './workloads.ts';
+import type { EcsWorkloadsApi } from './backend.ts';
 
 export { API_LIMITS, type ApiLimits, type ApiRequest, type ApiResponse } from './protocol.ts';
 
@@ -37,6 +39,8 @@ const ROUTES: readonly Route[] = [
   { segments: ['v1', 'containers'], methods: { GET: listContainers } },
   { segments: ['v1', 'containers', null], methods: { GET: getContainer, DELETE: resetContainer } },
   { segments: ['v1', 'events'], methods: { GET: listEvents } },
+  { segments: ['v1', 'ecs', 'workloads'], methods: { POST: registerWorkload, GET: listWorkloads } },
+  { segments: ['v1', 'ecs', 'workloads', null], methods: { GET: getWorkload, DELETE: stopWorkload } },
   { segments: ['v1', 'openapi.json'], methods: { GET: getOpenApiDocument } },
 ];
 
@@ -106,7 +110,7 @@ function noQueryParameters(request: ApiRequest): ApiResponse | undefined {
 async function postExits(request: ApiRequest, backend: ApiBackend, limits: ApiLimits): Promise<ApiResponse> {
   const rejected = noQueryParameters(request);
   if (rejected) return rejected;
-  const body = readJsonBody(request, limits);
+  const body = readJsonBody(request, limits, 'an exit event or { "events": [...] }');
   if (!body.ok) return body.response;
   const payload = parseExitPayload(body.json, backend.now(), limits);
   if (!payload.ok) return validationError(payload.issues);
@@ -123,7 +127,7 @@ type BodyResult = { readonly ok: true; readonly json: unknown } | { readonly ok:
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Size first (before any parsing), then media type, then encoding and syntax. */
-function readJsonBody(request: ApiRequest, limits: ApiLimits): BodyResult {
+function readJsonBody(request: ApiRequest, limits: ApiLimits, expected: string): BodyResult {
   const { body } = request;
   const bytes = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength;
   if (bytes > limits.maxBodyBytes) {
@@ -146,7 +150,7 @@ function readJsonBody(request: ApiRequest, limits: ApiLimits): BodyResult {
     }
   }
   if (text.trim() === '') {
-    return { ok: false, response: validationError([{ path: '', message: 'request body is empty; expected an exit event or { "events": [...] }' }]) };
+    return { ok: false, response: validationError([{ path: '', message: `request body is empty; expected ${expected}` }]) };
   }
   try {
     // A leading byte-order mark is legal in a UTF-8 JSON text; JSON.parse would trip on it.
@@ -232,6 +236,65 @@ async function listEvents(request: ApiRequest, backend: ApiBackend): Promise<Api
   if (!query.ok) return validationError(query.issues);
   const items = await backend.listEvents(query.value);
   return jsonResponse(200, { items });
+}
+
+// ---------------------------------------------------------------------------
+// ECS workloads
+
+function ecsOf(backend: ApiBackend): EcsWorkloadsApi | ApiResponse {
+  return (
+    backend.ecs ??
+    errorResponse(404, 'NotFound', 'ECS workloads are not enabled here: deploy with the restart-scheduler:ecs context, or start the local runtime with --ecs-endpoint')
+  );
+}
+
+async function registerWorkload(request: ApiRequest, backend: ApiBackend, limits: ApiLimits): Promise<ApiResponse> {
+  const ecs = ecsOf(backend);
+  if ('status' in ecs) return ecs;
+  const rejected = noQueryParameters(request);
+  if (rejected) return rejected;
+  const body = readJsonBody(request, limits, '{ "runTask": { "cluster", "taskDefinition", … } }');
+  if (!body.ok) return body.response;
+  const registration = parseWorkloadRegistration(body.json, ecs.defaultNamespace);
+  if (!registration.ok) return validationError(registration.issues);
+  return jsonResponse(201, await ecs.register(registration.registration));
+}
+
+async function listWorkloads(request: ApiRequest, backend: ApiBackend): Promise<ApiResponse> {
+  const ecs = ecsOf(backend);
+  if ('status' in ecs) return ecs;
+  const unknown = Object.keys(request.query).filter((name) => name !== 'cursor' && request.query[name] !== undefined);
+  if (unknown.length > 0) return validationError(unknown.map((name) => ({ path: formatPath([name]), message: 'unknown query parameter; use cursor' })));
+  const page = await ecs.list(request.query.cursor);
+  return jsonResponse(200, { items: page.items, ...(page.cursor !== undefined ? { cursor: page.cursor } : {}) });
+}
+
+function workloadIdParameter(request: ApiRequest, encoded: string): { readonly ok: true; readonly id: string } | { readonly ok: false; readonly response: ApiResponse } {
+  const rejected = noQueryParameters(request);
+  if (rejected) return { ok: false, response: rejected };
+  const problem = workloadIdProblem(encoded);
+  if (problem) return { ok: false, response: validationError([{ path: 'id', message: problem }]) };
+  return { ok: true, id: encoded };
+}
+
+/** GET or DELETE of one workload: the id checked, then `act` on it, 404 when there is no such workload. */
+function oneWorkload(act: (ecs: EcsWorkloadsApi, id: string) => Promise<unknown>): Handler {
+  return async (request, backend, _limits, [encoded = '']) => {
+    const ecs = ecsOf(backend);
+    if ('status' in ecs) return ecs;
+    const param = workloadIdParameter(request, encoded);
+    if (!param.ok) return param.response;
+    const view = await act(ecs, param.id);
+    return view ? jsonResponse(200, view) : errorResponse(404, 'NotFound', `no workload ${param.id}`);
+  };
+}
+
+function getWorkload(...args: Parameters<Handler>): Promise<ApiResponse> {
+  return oneWorkload((ecs, id) => ecs.get(id))(...args);
+}
+
+function stopWorkload(...args: Parameters<Handler>): Promise<ApiResponse> {
+  return oneWorkload((ecs, id) => ecs.stop(id))(...args);
 }
 
 // ---------------------------------------------------------------------------

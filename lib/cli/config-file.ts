@@ -45,7 +45,8 @@ export function readConfigFile(path: string): ConfigFile {
     );
   }
   try {
-    const settings = readSettings({ read: (key) => values[key], label: `${path}:`, spell: (key) => key });
+    // The local runtime posts webhooks itself: plain HTTP is allowed to loopback receivers.
+    const settings = readSettings({ read: (key) => values[key], label: `${path}:`, spell: (key) => key, webhooks: 'local' });
     return { settings, ignored: AWS_ONLY_SETTING_KEYS.filter((key) => values[key] !== undefined && values[key] !== null) };
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { PRECISIONS, type NamespaceDefaults, type Precision } from '../config.ts';
-import { describeBackoffPolicy, describeBudget, formatDuration, parseDuration, simulateTimeline } from '../core/index.ts';
+import { describeBackoffPolicy, describeBudget, formatDuration, parseDuration, simulateTimeline, targetKind, webhookOf } from '../core/index.ts';
 import { readConfigFile, type ConfigFile } from './config-file.ts';
 import { flagParser, UsageError } from './errors.ts';
 import { policyOptions, resolvePolicyFlags, type PolicyFlags } from './policy-flags.ts';
@@ -19,6 +19,7 @@ interface LocalFlags extends PolicyFlags {
   readonly allowRemote?: boolean;
   readonly quiet?: boolean;
   readonly config?: string;
+  readonly ecsEndpoint?: string;
 }
 
 /** A flag that can also be set with `RESTART_SCHEDULER_<NAME>`. */
@@ -40,6 +41,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
     .addOption(flag('--allow-remote', 'allow a non-loopback --host (requires --token)', 'ALLOW_REMOTE'))
     .addOption(flag('--quiet', 'do not print a line per event', 'QUIET'))
     .addOption(flag('--config <file>', 'a JSON file of settings: the CDK context keys without the restart-scheduler: prefix (flags and environment variables win)', 'CONFIG'))
+    .addOption(flag('--ecs-endpoint <url>', 'run and restart ECS workloads through this ECS-compatible endpoint (there is no local ECS)', 'ECS_ENDPOINT'))
     .action(async (given: LocalFlags, command: Command) => {
       // Read before anything starts: a bad file is a usage error and nothing runs.
       const file = given.config ? readConfigFile(given.config) : undefined;
@@ -49,6 +51,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
       const namespaces = settings?.namespaceDefaults?.parsed;
       // Loaded here, not at the top: every other command starts faster without dynalite and the SDK clients.
       const { RemoteBindError, startLocalRuntime } = await import('../local/runtime.ts');
+      const ecs = flags.ecsEndpoint !== undefined ? await ecsClient(flags.ecsEndpoint) : undefined;
       let runtime;
       try {
         runtime = await startLocalRuntime({
@@ -67,6 +70,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
           ...(flags.token ? { token: flags.token } : {}),
           allowRemote: flags.allowRemote === true,
           ...(flags.quiet ? {} : { echo: print }),
+          ...(ecs ? { ecs: { client: ecs } } : {}),
         });
       } catch (error) {
         if (error instanceof RemoteBindError) throw new UsageError(error.message);
@@ -88,6 +92,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
       for (const [namespace, defaults] of Object.entries(namespaces ?? {})) print(`namespace ${namespace}: ${describeNamespace(defaults)}`);
       const delays = simulateTimeline(policy, Array(8).fill(0)).map((step) => formatDuration(step.delayMs));
       print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
+      for (const line of targetLines(namespaces ?? {}, ecs !== undefined)) print(line);
       print(`restart-scheduler listening on ${runtime.url}`);
       print(`console: ${runtime.url}/`);
       await stopped;
@@ -120,6 +125,28 @@ function describeNamespace(defaults: NamespaceDefaults): string {
   ]
     .filter((part) => part !== undefined)
     .join('; ');
+}
+
+/** One line per namespace whose restarts have a target; a webhook shows its host only (its path or query may hold a token). */
+function targetLines(namespaces: Readonly<Record<string, NamespaceDefaults>>, ecs: boolean): string[] {
+  const lines = Object.entries(namespaces).flatMap(([namespace, defaults]) => {
+    const kind = targetKind(defaults.restartTarget);
+    if (kind === 'bus') return [];
+    const webhook = webhookOf(defaults.restartTarget);
+    return [`namespace ${namespace}: restarts also go to ${kind === 'webhook' && webhook ? `the webhook at ${new URL(webhook.url).host}` : kind}`];
+  });
+  return ecs ? [...lines, 'ECS workloads: on (restart-scheduler ecs run …)'] : lines;
+}
+
+/** An ECS client for `--ecs-endpoint`: the region from AWS_REGION, credentials from the default chain. */
+async function ecsClient(endpoint: string) {
+  try {
+    new URL(endpoint);
+  } catch {
+    throw new UsageError(`--ecs-endpoint: expected a URL, got ${JSON.stringify(endpoint)}`);
+  }
+  const { ECSClient } = await import('@aws-sdk/client-ecs');
+  return new ECSClient({ endpoint, region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1' });
 }
 
 function parsePort(value: string): number {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitStatus, UsageError } from './errors.ts';
 import type { CliIo } from './io.ts';
+import { registerEcs } from './ecs.ts';
 import { registerEvents } from './events.ts';
 import { registerExit } from './exit.ts';
 import { registerLocal } from './local.ts';
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   registerStatus(program, io);
   registerEvents(program, io, live);
   registerSupervise(program, io, live);
+  registerEcs(program, io);
   return program;
 }
 

@@ -5,7 +5,8 @@
  * benchmarks, so they all speak to the service the way users do.
  */
 import type { ContainerView, DecisionView } from '../api/views.ts';
-import type { EventRecord } from '../core/index.ts';
+import type { WorkloadView } from '../api/workloads.ts';
+import type { EventRecord, RestartTargetSpec } from '../core/index.ts';
 import type { RestartNotice, SequencedEvent } from '../ports.ts';
 
 export type { RestartNotice, SequencedEvent } from '../ports.ts';
@@ -28,6 +29,8 @@ export interface ExitEventInput {
   readonly restartPolicyRules?: readonly unknown[];
   readonly maxRestarts?: number;
   readonly backoffPolicy?: Record<string, unknown>;
+  /** Where its restarts go besides the bus (`RestartTargetSpec`). */
+  readonly restartTarget?: RestartTargetSpec;
 }
 
 export interface StreamOptions {
@@ -109,6 +112,25 @@ export class RestartSchedulerClient {
       return true;
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) return false;
+      throw error;
+    }
+  }
+
+  /** Registers an ECS workload (`{ namespace?, runTask, restartPolicy?, … }`) and starts its first task. */
+  async runEcsWorkload(registration: Record<string, unknown>): Promise<WorkloadView> {
+    return this.request<WorkloadView>('POST', 'v1/ecs/workloads', registration);
+  }
+
+  async listEcsWorkloads(cursor?: string): Promise<{ items: WorkloadView[]; cursor?: string }> {
+    return this.request('GET', 'v1/ecs/workloads', undefined, { cursor });
+  }
+
+  /** Stops a workload for good; undefined when there is none with that id. */
+  async stopEcsWorkload(id: string): Promise<WorkloadView | undefined> {
+    try {
+      return await this.request<WorkloadView>('DELETE', `v1/ecs/workloads/${encodeURIComponent(id)}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404 && error.body.error === 'NotFound' && error.body.message?.startsWith('no workload')) return undefined;
       throw error;
     }
   }

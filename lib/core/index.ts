@@ -13,3 +13,4 @@ export * from './model.ts';
 export * from './planner.ts';
 export * from './policy.ts';
 export * from './simulate.ts';
+export * from './target.ts';

@@ -6,6 +6,7 @@
 import type { BackoffEntry } from './backoff.ts';
 import type { ContainerRef } from './container.ts';
 import type { BackoffPolicy, RestartPolicy, RestartPolicyRule } from './policy.ts';
+import type { RestartTargetSpec, TargetKind } from './target.ts';
 
 /** A container exit as a workload reports it, after validation. */
 export interface ExitEvent extends ContainerRef {
@@ -31,6 +32,8 @@ export interface ExitEvent extends ContainerRef {
   readonly maxRestarts?: number;
   /** The workload's own back-off policy; else its namespace's default; else the service default. */
   readonly backoffPolicy?: BackoffPolicy;
+  /** Where this container's restarts go besides the bus; else its namespace's target. */
+  readonly restartTarget?: RestartTargetSpec;
 }
 
 export const CONTAINER_PHASES = ['Running', 'CrashLoopBackOff', 'Terminated'] as const;
@@ -126,6 +129,8 @@ export interface ContainerState extends ContainerRef {
    * from it; the next decision uses whatever policy is in force then.
    */
   readonly policy: BackoffPolicy;
+  /** The restart target the last exit named, if it named one (else the namespace's applies). */
+  readonly restartTarget?: RestartTargetSpec;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -138,6 +143,8 @@ export const EVENT_TYPES = [
   'Terminated',
   'BackoffReset',
   'RestartRecovered',
+  /** A dispatched restart that its target (webhook, ECS) did not take, after every retry. */
+  'RestartFailed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -165,6 +172,10 @@ export interface EventRecord {
   readonly restartAt?: string;
   /** For `Restarted`/`RestartRecovered`: how long after `restartAt` it was dispatched. */
   readonly latenessMs?: number;
+  /** For `Restarted`, `RestartRecovered` and `RestartFailed`: where the restart went besides the bus. */
+  readonly target?: TargetKind;
+  /** For `RestartFailed`: the delivery attempts made. */
+  readonly attempts?: number;
   readonly decision?: DecisionKind;
   readonly message: string;
 }

@@ -68,6 +68,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
     lastExit,
     recentExitIds: rememberExitId(stored?.recentExitIds ?? [], exit.exitId),
     policy,
+    ...(exit.restartTarget !== undefined ? { restartTarget: exit.restartTarget } : {}),
     createdAt: stored?.createdAt ?? now,
     updatedAt: now,
   };

@@ -10,20 +10,23 @@ import { formatDuration } from '../core/index.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../ports.ts';
 import type { BackoffTable } from './backoff-table.ts';
 import { LOCK_FILE, PROJECT_ROOT, handlerBundling } from './bundling.ts';
+import type { EcsWorkloads } from './ecs-workloads.ts';
 import type { EventsBus } from './events-bus.ts';
+import type { RestartDelivery } from './restart-delivery.ts';
 import type { RestartTimers } from './restart-timers.ts';
 import { acknowledgeNag, acknowledgeWildcardResource } from './nag.ts';
 import { policyEnvironment, type HandlerSettings } from './handler-settings.ts';
 
-export type HandlerName = 'exit' | 'restart' | 'sync';
+export type HandlerName = 'exit' | 'restart' | 'sync' | 'deliver';
 
-/** The source file of each handler; each exports `handler`. */
-export type HandlerEntries = Readonly<Record<HandlerName, string>>;
+/** The source file of each handler; each exports `handler`. The deliver handler exists only with restart targets. */
+export type HandlerEntries = Readonly<Record<Exclude<HandlerName, 'deliver'>, string>> & { readonly deliver?: string };
 
 export const DEFAULT_HANDLER_ENTRIES: HandlerEntries = {
   exit: `${PROJECT_ROOT}lambdas/exit.ts`,
   restart: `${PROJECT_ROOT}lambdas/restart.ts`,
   sync: `${PROJECT_ROOT}lambdas/sync.ts`,
+  deliver: `${PROJECT_ROOT}lambdas/deliver.ts`,
 };
 
 export interface HandlersProps {
@@ -31,6 +34,17 @@ export interface HandlersProps {
   readonly timers: RestartTimers;
   readonly bus: EventsBus;
   readonly settings: HandlerSettings;
+  /**
+   * ECS workloads: the exit handler serves their routes and their task state
+   * changes, the deliver handler restarts them.
+   * @default none
+   */
+  readonly ecs?: EcsWorkloads;
+  /**
+   * Restart targets (webhooks, ECS): creates the deliver handler.
+   * @default none
+   */
+  readonly delivery?: RestartDelivery;
   /**
    * Handler source files (tests point them at fixtures).
    * @default DEFAULT_HANDLER_ENTRIES (lambdas/exit.ts, lambdas/restart.ts, lambdas/sync.ts)
@@ -63,6 +77,8 @@ export const HANDLER_TIMEOUTS: Readonly<Record<HandlerName, Duration>> = {
   exit: Duration.seconds(10),
   restart: Duration.seconds(10),
   sync: Duration.seconds(60),
+  // A few RunTask attempts with back-off (AWS_DELIVERY_RETRY), or a batch of failed deliveries to record.
+  deliver: Duration.seconds(30),
 };
 
 /**
@@ -74,6 +90,8 @@ export class Handlers extends Construct {
   readonly exit: NodejsFunction;
   readonly restart: NodejsFunction;
   readonly sync: NodejsFunction;
+  /** Restart targets: ECS RunTask, and `RestartFailed` for deliveries that failed every retry. */
+  readonly deliver?: NodejsFunction;
 
   constructor(scope: Construct, id: string, props: HandlersProps) {
     super(scope, id);
@@ -105,8 +123,11 @@ export class Handlers extends Construct {
       [ENV.precision]: settings.precision,
     };
     const lease = { [ENV.dispatchLease]: formatDuration(settings.dispatchLeaseMs) };
+    const workloads: Record<string, string> = props.ecs ? { [ENV.workloadTableName]: props.ecs.tableName } : {};
 
     const create = (name: HandlerName, description: string, environment: Record<string, string>, extra: Partial<lambda.FunctionProps> = {}) => {
+      const entry = entries[name];
+      if (!entry) throw new Error(`no entry for the ${name} handler`);
       const role = new iam.Role(this, `${capitalize(name)}Role`, {
         description: `Execution role of the restart-scheduler ${name} handler`,
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -114,7 +135,7 @@ export class Handlers extends Construct {
       this.allowLogging(role);
       return new NodejsFunction(this, `${capitalize(name)}Function`, {
         description,
-        entry: entries[name],
+        entry,
         handler: 'handler',
         projectRoot: PROJECT_ROOT,
         depsLockFilePath: LOCK_FILE,
@@ -164,6 +185,7 @@ export class Handlers extends Construct {
         [ENV.restartFunctionArn]: this.restart.functionArn,
         [ENV.scheduleDeadLetterArn]: timers.deadLetterQueue.queueArn,
         [ENV.exitDeadLetterQueueUrl]: bus.exitDeadLetterQueue.queueUrl,
+        ...workloads,
       },
       {
         // Bus events arrive asynchronously; one that fails every retry is kept, not dropped.
@@ -218,6 +240,26 @@ export class Handlers extends Construct {
 
     bus.routeExitsTo(this.exit);
 
+    if (props.ecs) {
+      props.ecs.grantManage(this.exit);
+      props.ecs.routeTaskChangesTo(this.exit, bus.exitDeadLetterQueue);
+    }
+    if (props.delivery) {
+      this.deliver = create(
+        'deliver',
+        'Delivers restarts to ECS (RunTask) and records deliveries that failed every retry as RestartFailed',
+        { ...stored, ...outbound, ...decisions, ...workloads },
+        {
+          // The bus rule invokes asynchronously: Lambda retries a failed delivery
+          // twice (the same clientToken: one task), then parks it with the failed ones.
+          retryAttempts: 2,
+          deadLetterQueue: props.delivery.failedDeliveries,
+        },
+      );
+      if (props.ecs) props.ecs.grantRestart(this.deliver);
+      props.delivery.connectDeliverFunction(this.deliver, { ecs: props.ecs !== undefined });
+    }
+
     for (const fn of this.all) {
       acknowledgeNag(
         fn,
@@ -229,7 +271,7 @@ export class Handlers extends Construct {
   }
 
   get all(): readonly NodejsFunction[] {
-    return [this.exit, this.restart, this.sync];
+    return [this.exit, this.restart, this.sync, ...(this.deliver ? [this.deliver] : [])];
   }
 
   /**

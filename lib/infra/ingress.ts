@@ -18,7 +18,16 @@ export const API_ROUTES = [
   { method: apigw.HttpMethod.GET, path: '/v1/openapi.json' },
 ] as const;
 
-export type RouteKey = `${(typeof API_ROUTES)[number]['method']} ${(typeof API_ROUTES)[number]['path']}`;
+/** The ECS workload routes (`restart-scheduler ecs …`), served when ECS workloads are enabled. */
+export const ECS_API_ROUTES = [
+  { method: apigw.HttpMethod.POST, path: '/v1/ecs/workloads' },
+  { method: apigw.HttpMethod.GET, path: '/v1/ecs/workloads' },
+  { method: apigw.HttpMethod.GET, path: '/v1/ecs/workloads/{id}' },
+  { method: apigw.HttpMethod.DELETE, path: '/v1/ecs/workloads/{id}' },
+] as const;
+
+type Route = (typeof API_ROUTES)[number] | (typeof ECS_API_ROUTES)[number];
+export type RouteKey = `${Route['method']} ${Route['path']}`;
 
 export interface IngressProps {
   /** The exit handler, which serves every route. */
@@ -43,6 +52,11 @@ export interface IngressProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly accessLogRemovalPolicy?: RemovalPolicy;
+  /**
+   * Serve the ECS workload routes too (IAM auth, like every route).
+   * @default false
+   */
+  readonly ecsRoutes?: boolean;
 }
 
 /**
@@ -97,7 +111,7 @@ export class Ingress extends Construct {
     const integration = new HttpLambdaIntegration('Handler', props.handler);
     const authorizer = new HttpIamAuthorizer();
     const routes = new Map<RouteKey, apigw.HttpRoute>();
-    for (const { method, path } of API_ROUTES) {
+    for (const { method, path } of [...API_ROUTES, ...(props.ecsRoutes ? ECS_API_ROUTES : [])]) {
       const [route] = this.api.addRoutes({ path, methods: [method], integration, authorizer });
       routes.set(`${method} ${path}`, route!);
     }

@@ -25,6 +25,11 @@ export interface ObservabilityProps {
    */
   readonly alarmTopic?: sns.ITopic;
   /**
+   * Restarts have targets (webhooks, ECS): alarm on any that was not delivered.
+   * @default false
+   */
+  readonly restartTargets?: boolean;
+  /**
    * @default a name CloudFormation generates
    */
   readonly dashboardName?: string;
@@ -91,6 +96,18 @@ export class Observability extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
+    if (props.restartTargets) {
+      alarms.push(
+        new cloudwatch.Alarm(this, 'RestartsFailed', {
+          alarmDescription: 'restart-scheduler: restarts that their webhook or ECS target did not take after every retry (RestartFailed records)',
+          metric: serviceMetric('RestartsFailed', 'Sum', Duration.minutes(5)),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
     if (props.alarmTopic) {
       const action = new actions.SnsAction(props.alarmTopic);
       for (const alarm of alarms) {
@@ -118,6 +135,7 @@ export class Observability extends Construct {
         serviceMetric('RestartsScheduled', 'Sum', undefined, 'scheduled'),
         serviceMetric('RestartsDispatched', 'Sum', undefined, 'dispatched'),
         serviceMetric('RestartsRecovered', 'Sum', undefined, 'recovered by the sync'),
+        serviceMetric('RestartsFailed', 'Sum', undefined, 'not delivered to their target'),
       ]),
     );
     this.dashboard.addWidgets(

@@ -9,10 +9,11 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { TABLE_SCHEMA } from '../adapters/dynamodb/schema.ts';
 import { DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS, type Precision } from '../config.ts';
-import { readSettings, SETTING_KEYS, type SettingKey } from '../settings.ts';
+import { webhookOf, type WebhookSpec } from '../core/index.ts';
+import { readSettings, SETTING_KEYS, type EcsSettings, type SettingKey, type Settings } from '../settings.ts';
 import type { HandlerSettings } from './handler-settings.ts';
 
-export { MAX_SHARDS, REMOVAL_POLICIES, type RemovalPolicyName } from '../settings.ts';
+export { MAX_SHARDS, REMOVAL_POLICIES, type EcsSettings, type RemovalPolicyName } from '../settings.ts';
 
 /** The prefix of the context keys the stack reads, so they never collide with CDK's own flags. */
 export const CONTEXT_PREFIX = 'restart-scheduler:';
@@ -51,6 +52,10 @@ export interface DeploySettings extends HandlerSettings {
   readonly archiveRetentionDays: number;
   /** p99 restart lateness above which the lateness alarm fires. */
   readonly latenessAlarmThresholdMs: number;
+  /** ECS workloads: set by `restart-scheduler:ecs`; absent when they are off. */
+  readonly ecs?: EcsSettings;
+  /** The webhook of each namespace whose `restartTarget` is one: an API destination each. */
+  readonly webhooks: Readonly<Record<string, WebhookSpec>>;
 }
 
 /** Reads one context value; `undefined` when the key is not set. */
@@ -67,7 +72,8 @@ export function readDeploySettings(context: ContextReader): DeploySettings {
   return {
     policy: settings.policy,
     precision,
-    ...(settings.namespaceDefaults ? { namespaceDefaultsJson: settings.namespaceDefaults.json } : {}),
+    ...handlerNamespaceDefaults(settings.namespaceDefaults),
+    ...(settings.ecs ? { ecs: settings.ecs } : {}),
     shards: settings.shards ?? TABLE_SCHEMA.defaultShards,
     entryRetentionMs: settings.entryRetentionMs ?? DEFAULT_ENTRY_RETENTION_MS,
     recoveryGraceMs: settings.recoveryGraceMs ?? DEFAULT_SERVICE_CONFIG.recoveryGraceMs,
@@ -77,4 +83,23 @@ export function readDeploySettings(context: ContextReader): DeploySettings {
     archiveRetentionDays: settings.archiveRetentionDays ?? 30,
     latenessAlarmThresholdMs: settings.latenessAlarmThresholdMs ?? DEFAULT_LATENESS_THRESHOLD_MS[precision],
   };
+}
+
+/**
+ * Namespace defaults pass through to the handlers as JSON, validated in full at
+ * synth. A webhook target reaches the handlers as `"webhook"` alone: its URL
+ * and headers (secrets, perhaps) go into the EventBridge connection the stack
+ * creates, never into a function's environment.
+ */
+function handlerNamespaceDefaults(defaults: Settings['namespaceDefaults']): { namespaceDefaultsJson?: string; webhooks: Record<string, WebhookSpec> } {
+  if (!defaults) return { webhooks: {} };
+  const json = JSON.parse(defaults.json) as Record<string, Record<string, unknown>>;
+  const webhooks: Record<string, WebhookSpec> = {};
+  const forHandlers: Record<string, Record<string, unknown>> = {};
+  for (const [namespace, entry] of Object.entries(json)) {
+    const webhook = webhookOf(defaults.parsed[namespace]?.restartTarget);
+    if (webhook) webhooks[namespace] = webhook;
+    forHandlers[namespace] = webhook ? { ...entry, restartTarget: 'webhook' } : entry;
+  }
+  return { namespaceDefaultsJson: JSON.stringify(forHandlers), webhooks };
 }

@@ -3,11 +3,13 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { BackoffTable } from './backoff-table.ts';
+import { EcsWorkloads } from './ecs-workloads.ts';
 import { EventQueries } from './event-queries.ts';
 import { EventsBus } from './events-bus.ts';
 import { Handlers, HANDLER_TIMEOUTS, type HandlerEntries } from './handlers.ts';
 import { Ingress } from './ingress.ts';
 import { Observability } from './observability.ts';
+import { RestartDelivery } from './restart-delivery.ts';
 import { RestartTimers } from './restart-timers.ts';
 import { readDeploySettings, type DeploySettings } from './settings.ts';
 import { SyncSchedule } from './sync-schedule.ts';
@@ -20,7 +22,7 @@ export interface RestartSchedulerStackProps extends StackProps {
   readonly settings?: DeploySettings;
   /**
    * Handler source files.
-   * @default lambdas/exit.ts, lambdas/restart.ts, lambdas/sync.ts
+   * @default lambdas/exit.ts, lambdas/restart.ts, lambdas/sync.ts, lambdas/deliver.ts
    */
   readonly entries?: HandlerEntries;
   /**
@@ -50,6 +52,10 @@ export class RestartSchedulerStack extends Stack {
   readonly ingress: Ingress;
   readonly queries: EventQueries;
   readonly observability: Observability;
+  /** Present when `restart-scheduler:ecs` is set. */
+  readonly ecs?: EcsWorkloads;
+  /** Present when restarts have targets: a webhook namespace, or ECS workloads. */
+  readonly delivery?: RestartDelivery;
 
   constructor(scope: Construct, id: string, props: RestartSchedulerStackProps = {}) {
     // Checked before anything is created, so a bad context value fails the synth with its key named.
@@ -67,11 +73,17 @@ export class RestartSchedulerStack extends Stack {
     });
     this.timers = new RestartTimers(this, 'Timers', { restartHandlerTimeout: HANDLER_TIMEOUTS.restart });
     this.bus = new EventsBus(this, 'Events', { archiveRetention: Duration.days(settings.archiveRetentionDays) });
+    if (settings.ecs) this.ecs = new EcsWorkloads(this, 'Ecs', { ...settings.ecs, removalPolicy: retainData });
+    if (this.ecs || Object.keys(settings.webhooks).length > 0) {
+      this.delivery = new RestartDelivery(this, 'Delivery', { bus: this.bus, webhooks: settings.webhooks });
+    }
     this.handlers = new Handlers(this, 'Handlers', {
       table: this.table,
       timers: this.timers,
       bus: this.bus,
       settings,
+      ...(this.ecs ? { ecs: this.ecs } : {}),
+      ...(this.delivery ? { delivery: this.delivery } : {}),
       ...(props.entries ? { entries: props.entries } : {}),
       logRetention: settings.logRetention,
       logRemovalPolicy: retainData,
@@ -81,6 +93,7 @@ export class RestartSchedulerStack extends Stack {
       handler: this.handlers.exit,
       accessLogRetention: settings.logRetention,
       accessLogRemovalPolicy: retainData,
+      ecsRoutes: this.ecs !== undefined,
     });
     this.queries = new EventQueries(this, 'Queries', {
       logGroup: this.handlers.logGroup,
@@ -88,8 +101,9 @@ export class RestartSchedulerStack extends Stack {
       lateRestartMs: settings.latenessAlarmThresholdMs,
     });
     this.observability = new Observability(this, 'Observability', {
-      functions: { Exit: this.handlers.exit, Restart: this.handlers.restart, Sync: this.handlers.sync },
+      functions: { Exit: this.handlers.exit, Restart: this.handlers.restart, Sync: this.handlers.sync, ...(this.handlers.deliver ? { Deliver: this.handlers.deliver } : {}) },
       deadLetterQueues: { Callback: this.timers.deadLetterQueue, ExitEvent: this.bus.exitDeadLetterQueue },
+      restartTargets: this.delivery !== undefined,
       fineStageQueue: this.timers.fineStageQueue,
       latenessThresholdMs: settings.latenessAlarmThresholdMs,
       ...(props.alarmTopic ? { alarmTopic: props.alarmTopic } : {}),
@@ -100,6 +114,7 @@ export class RestartSchedulerStack extends Stack {
     new CfnOutput(this, 'TableName', { description: 'Back-off table', value: this.table.tableName });
     new CfnOutput(this, 'LogGroupName', { description: 'Shared log group of the handlers (event records)', value: this.handlers.logGroup.logGroupName });
     new CfnOutput(this, 'DashboardName', { description: 'CloudWatch dashboard', value: this.observability.dashboard.dashboardName });
+    if (this.ecs) new CfnOutput(this, 'WorkloadTableName', { description: 'ECS workload registrations', value: this.ecs.tableName });
     new CfnOutput(this, 'DashboardUrl', { description: 'CloudWatch dashboard in the console', value: this.observability.dashboardUrl });
   }
 }

@@ -102,6 +102,7 @@ export class LocalEventLog implements EventSink {
         restartAt: request.restartAt,
         firedAt: request.firedAt,
         recovered: request.recovered,
+        target: request.target,
       };
       // Durable before anyone hears of it: a client that missed the live event
       // (it was reconnecting, or the runtime died) gets it from the log.

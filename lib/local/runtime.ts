@@ -9,14 +9,20 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoRestartBudget } from '../adapters/dynamodb/budget.ts';
+import type { ECSClient } from '@aws-sdk/client-ecs';
 import { DynamoBackoffStore, ensureTable } from '../adapters/dynamodb/store.ts';
+import { SdkEcsTasks } from '../adapters/ecs/tasks.ts';
+import { DynamoWorkloadStore, workloadTableInput } from '../adapters/ecs/workload-store.ts';
+import { WebhookRestartTarget } from '../adapters/webhook/target.ts';
 import { parseRestartCallback, SchedulerRestartTimer } from '../adapters/scheduler/timer.ts';
-import { DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS, type NamespaceDefaults, type Precision } from '../config.ts';
-import type { BackoffPolicy, Clock } from '../core/index.ts';
+import { ConfigError, DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS, type NamespaceDefaults, type Precision } from '../config.ts';
+import { targetKind, webhookOf, type BackoffPolicy, type Clock, type DeliveryRetryPolicy } from '../core/index.ts';
 import { createServiceBackend } from '../services/backend.ts';
 import { errorDetails, type OperationalLog, type ServiceDeps } from '../services/deps.ts';
 import { actionableAt, fireRestart } from '../services/fire-restart.ts';
 import { sync, type SyncReport } from '../services/sync.ts';
+import { restartWorkloadTask, type EcsDeps } from '../services/ecs-workloads.ts';
+import { LocalDeliveries } from './deliveries.ts';
 import { LOCAL_AWS_CONFIG, startDynalite, type LocalDynamo } from './dynalite.ts';
 import { LocalEventLog } from './event-log.ts';
 import { InProcessFineStage } from './fine-stage.ts';
@@ -28,6 +34,7 @@ export { isLoopbackHost } from './loopback.ts';
 
 export const LOCAL_TABLE_NAME = 'restart-scheduler';
 export const LOCAL_SCHEDULE_GROUP = 'restart-scheduler';
+export const LOCAL_WORKLOAD_TABLE_NAME = 'restart-scheduler-workloads';
 /** Stand-ins for the ARNs the schedules name on AWS: the local endpoint calls back in process. */
 const LOCAL_RESTART_TARGET = 'arn:aws:lambda:us-east-1:000000000000:function:restart-scheduler-restart';
 const LOCAL_SCHEDULER_ROLE = 'arn:aws:iam::000000000000:role/restart-scheduler-scheduler';
@@ -42,7 +49,7 @@ export interface LocalRuntimeOptions {
   /** Keep everything in memory (nothing survives the process). */
   readonly inMemory?: boolean;
   readonly policy?: BackoffPolicy;
-  /** Per-namespace defaults (policy, restart policy, restart budget), as on AWS. @default none */
+  /** Per-namespace defaults (policy, restart policy, restart budget, restart target), as on AWS. @default none */
   readonly namespaces?: Readonly<Record<string, NamespaceDefaults>>;
   /** @default 'second' */
   readonly precision?: Precision;
@@ -69,12 +76,22 @@ export interface LocalRuntimeOptions {
   /** Operational warnings and errors. @default console.error */
   readonly log?: OperationalLog;
   readonly clock?: Clock;
+  /**
+   * ECS, through the SDK (there is no local ECS: point the client at an
+   * ECS-compatible endpoint, or at AWS). Enables the workload routes and the
+   * `ecs` restart target.
+   */
+  readonly ecs?: { readonly client: ECSClient };
+  /** How webhook and ECS deliveries are retried. @default LOCAL_DELIVERY_RETRY */
+  readonly deliveryRetry?: DeliveryRetryPolicy;
 }
 
 export interface LocalRuntime {
   readonly url: string;
   readonly deps: ServiceDeps;
   readonly eventLog: LocalEventLog;
+  /** Webhook and ECS deliveries, driven from the restart log. */
+  readonly deliveries: LocalDeliveries;
   /** Runs one sync now (the loop also runs on its own). */
   syncNow(): Promise<SyncReport>;
   /** Stops serving, timers and the sync loop, and closes the stores. */
@@ -94,6 +111,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     );
   }
   const clock = options.clock ?? { now: () => Date.now() };
+  const namespaces = options.namespaces ?? {};
+  for (const [namespace, defaults] of Object.entries(namespaces)) {
+    if (targetKind(defaults.restartTarget) === 'webhook' && !webhookOf(defaults.restartTarget)) {
+      throw new ConfigError(`namespaceDefaults.${namespace}.restartTarget: the local runtime posts webhooks itself and needs { "webhook": { "url": … } }`);
+    }
+  }
   const syncPeriodMs = options.syncPeriodMs ?? 10_000;
   const log = options.log ?? consoleLog;
   const dataDir = options.inMemory ? undefined : resolve(options.dataDir ?? '.restart-scheduler');
@@ -176,7 +199,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       config: {
         ...DEFAULT_SERVICE_CONFIG,
         ...(options.policy ? { policy: options.policy } : {}),
-        ...(options.namespaces ? { namespaces: options.namespaces } : {}),
+        namespaces,
         precision,
         recoveryGraceMs: options.recoveryGraceMs ?? defaultRecoveryGrace(precision, syncPeriodMs),
         dispatchLeaseMs: options.dispatchLeaseMs ?? 5_000,
@@ -189,7 +212,34 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // process died are re-armed from the store.
     await rearmWaitingRestarts(serviceDeps);
 
-    const backend = createServiceBackend(serviceDeps, { listEvents: async (query) => eventLog.query(query) });
+    let ecs: EcsDeps | undefined;
+    if (options.ecs) {
+      await ensureTable(dynamo.client, LOCAL_WORKLOAD_TABLE_NAME, workloadTableInput(LOCAL_WORKLOAD_TABLE_NAME));
+      ecs = { workloads: new DynamoWorkloadStore({ client: dynamo.client, tableName: LOCAL_WORKLOAD_TABLE_NAME }), tasks: new SdkEcsTasks(options.ecs.client), clock, random: Math.random, log };
+    }
+    const ecsDeps = ecs;
+    // The local runtime's rules: a webhook restart goes to the container's own
+    // webhook, else its namespace's; an ECS restart runs its workload again.
+    const deliveries = new LocalDeliveries({
+      eventLog,
+      ...(dataDir ? { file: join(dataDir, 'deliveries.jsonl') } : {}),
+      ...(options.deliveryRetry ? { retry: options.deliveryRetry } : {}),
+      deps: {
+        targets: {
+          webhook: new WebhookRestartTarget({
+            resolve: async (request) => webhookOf((await store.get(request.key))?.value.restartTarget) ?? webhookOf(namespaces[request.namespace]?.restartTarget),
+          }),
+          ...(ecsDeps ? { ecs: { deliver: (request) => restartWorkloadTask(ecsDeps, request) } } : {}),
+        },
+        sink: eventLog,
+        clock,
+        log,
+      },
+    });
+    deliveries.start();
+    cleanups.push(() => deliveries.close());
+
+    const backend = createServiceBackend(serviceDeps, { listEvents: async (query) => eventLog.query(query), ...(ecs ? { ecs } : {}) });
     const server: LocalServer = await startLocalServer({
       host,
       port: options.port ?? 4750,
@@ -197,6 +247,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       eventLog,
       log,
       ...(options.token ? { token: options.token } : {}),
+      // The runtime posts an exit event's own webhook itself (on AWS webhooks are per namespace).
+      limits: { exitWebhooks: true },
     });
     cleanups.push(() => server.close());
 
@@ -216,7 +268,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       await running?.catch(() => undefined);
     });
 
-    return { url: server.url, deps: serviceDeps, eventLog, syncNow, close };
+    return { url: server.url, deps: serviceDeps, eventLog, deliveries, syncNow, close };
   } catch (error) {
     await close();
     throw error;

@@ -2,40 +2,32 @@
  * The HTTP API's backend on top of the services: the same object serves the
  * exit Lambda and the local runtime's server.
  */
-import { containerKey, eventRecord, formatPod, parseContainerKey, type Decision, type ExitEvent } from '../core/index.ts';
-import { InvalidRequestError, RetryableError, type ApiBackend, type EventQuery } from '../api/backend.ts';
-import { InvalidCursorError } from '../ports.ts';
+import { containerKey, type Decision, type ExitEvent } from '../core/index.ts';
+import { InvalidRequestError, RetryableError, type ApiBackend, type EcsWorkloadsApi, type EventQuery } from '../api/backend.ts';
+import { toWorkloadView } from '../api/workloads.ts';
+import { isTransientError } from '../transient.ts';
+import { DeliveryError, InvalidCursorError } from '../ports.ts';
 import { errorDetails, WriteContentionError, type ServiceDeps } from './deps.ts';
 import { forEachConcurrently } from '../concurrency.ts';
 import { handleExit } from './handle-exit.ts';
+import { resetContainer } from './reset-container.ts';
+import { DEFAULT_ECS_NAMESPACE, listWorkloads, registerWorkload, stopWorkload, WorkloadRejectedError, type EcsDeps } from './ecs-workloads.ts';
 
 /** Containers of one batch handled at the same time; one container's exits always run in order. */
 const BATCH_CONCURRENCY = 16;
 
-const THROTTLING_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-]);
-
 /** Is this a transient failure of a dependency, worth a retry by the caller? */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof WriteContentionError || error instanceof RetryableError) return true;
-  if (!(error instanceof Error)) return false;
-  const sdk = error as Error & { $retryable?: unknown; $metadata?: { httpStatusCode?: number }; code?: string };
-  if (sdk.$retryable) return true;
-  if (THROTTLING_ERRORS.has(error.name)) return true;
-  if ((sdk.$metadata?.httpStatusCode ?? 0) >= 500) return true;
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(sdk.code ?? '');
+  if (error instanceof DeliveryError) return error.retryable;
+  return isTransientError(error);
 }
 
 export interface ServiceBackendOptions {
   /** The local runtime's event log; absent on AWS. */
   readonly listEvents?: ApiBackend['listEvents'];
+  /** ECS workloads, where they are enabled. */
+  readonly ecs?: EcsDeps;
 }
 
 export function createServiceBackend(deps: ServiceDeps, options: ServiceBackendOptions = {}): ApiBackend {
@@ -54,6 +46,7 @@ export function createServiceBackend(deps: ServiceDeps, options: ServiceBackendO
     getContainer: (key) => retryableOnFailure(async () => (await deps.store.get(key))?.value),
     resetContainer: (key) => retryableOnFailure(() => resetContainer(deps, key)),
     ...(options.listEvents ? { listEvents: (query: EventQuery) => options.listEvents!(query) } : {}),
+    ...(options.ecs ? { ecs: ecsApi(deps, options.ecs) } : {}),
     reportError: (error, request) => deps.log.error('request failed', { ...request, ...errorDetails(error) }),
   };
 }
@@ -76,18 +69,37 @@ async function submitInOrder(deps: ServiceDeps, events: readonly ExitEvent[]): P
   return decisions;
 }
 
-/** kubelet's Reset: forget the entry, so the next exit starts over at delay 0. */
-async function resetContainer(deps: ServiceDeps, key: string): Promise<boolean> {
-  const found = await deps.store.get(key);
-  if (!found || !(await deps.store.delete(key, found.version))) return false;
-  const ref = parseContainerKey(key) ?? found.value;
-  deps.sink.record([
-    eventRecord('BackoffReset', { ...ref, key }, deps.clock.now(), {
-      restartCount: found.value.restartCount,
-      message: `Back-off reset on request for container=${ref.container} pod=${formatPod(ref)}: the entry was forgotten`,
+function ecsApi(service: ServiceDeps, ecs: EcsDeps): EcsWorkloadsApi {
+  return {
+    defaultNamespace: DEFAULT_ECS_NAMESPACE,
+    register: (registration) =>
+      retryableOnFailure(async () => {
+        try {
+          return toWorkloadView(await registerWorkload(ecs, registration));
+        } catch (error) {
+          if (error instanceof WorkloadRejectedError) throw new InvalidRequestError([{ path: 'runTask', message: `ECS did not accept it: ${error.message}` }]);
+          throw error;
+        }
+      }),
+    list: (cursor) =>
+      retryableOnFailure(async () => {
+        try {
+          const page = await listWorkloads(ecs, cursor);
+          return { items: page.items.map((item) => toWorkloadView(item.workload, item.task)), ...(page.cursor !== undefined ? { cursor: page.cursor } : {}) };
+        } catch (error) {
+          if (error instanceof InvalidCursorError) throw new InvalidRequestError([{ path: 'cursor', message: 'must be a cursor returned by a previous page' }]);
+          throw error;
+        }
+      }),
+    get: (id) => retryableOnFailure(async () => {
+      const found = await ecs.workloads.get(id);
+      return found ? toWorkloadView(found.value) : undefined;
     }),
-  ]);
-  return true;
+    stop: (id) => retryableOnFailure(async () => {
+      const stopped = await stopWorkload({ ...ecs, service }, id);
+      return stopped ? toWorkloadView(stopped) : undefined;
+    }),
+  };
 }
 
 async function retryableOnFailure<T>(work: () => Promise<T>): Promise<T> {

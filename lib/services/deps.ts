@@ -42,8 +42,12 @@ export class WriteContentionError extends Error {
 export async function pauseAfterConflict(deps: ServiceDeps, attempt: number): Promise<void> {
   deps.sink.metric('WriteConflicts', 1);
   const ceiling = Math.min(200, 10 * 2 ** (attempt - 1));
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  await sleep(Math.floor(deps.random() * ceiling));
+  await sleepOf(deps)(Math.floor(deps.random() * ceiling));
+}
+
+/** The deps' `sleep`, else a real timer. */
+export function sleepOf(deps: { readonly sleep?: (ms: number) => Promise<void> }): (ms: number) => Promise<void> {
+  return deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 }
 
 /** A namespace has a `restartBudget` but the service was wired without a `RestartBudget`: a wiring mistake, not a retryable failure. */

@@ -1,4 +1,4 @@
-import { delayWaitingRestart, eventRecord, formatPod, pickRef, restartIdOf, type ContainerState, type PendingRestart } from '../core/index.ts';
+import { delayWaitingRestart, eventRecord, formatPod, restartIdOf, targetKind, type ContainerState, type PendingRestart } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type RestartRequest } from '../ports.ts';
 import { budgetPort, errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
 
@@ -122,13 +122,21 @@ export interface ClaimedRestart {
  *
  * If publishing fails the claim is released and the error surfaces, so the
  * caller can hand the restart to a retry.
+ *
+ * The restart's target (webhook, ECS) is not called here: the bus event names
+ * it (`detail.target`) and delivery is driven from that event — on AWS by a
+ * rule on the bus (an API destination, or the deliver handler's RunTask),
+ * locally by the runtime's durable restart log. So the exactly-once state
+ * transition stays one publish, the exit handler's hot path makes no extra
+ * call, and a crash between publish and delivery loses nothing: the event is
+ * on the bus (or in the log) and its delivery is retried from there.
  */
 export async function dispatchClaimed(deps: ServiceDeps, claim: ClaimedRestart, options: FireOptions = {}): Promise<void> {
   const claimed = claim.state;
   const restart = claimed.restart!;
   const now = restart.claimedAt!;
   const recovered = options.recovered === true;
-  const request = restartRequest(claimed, restart, now, recovered);
+  const request = restartRequest(claimed, restart, now, recovered, deps);
   try {
     await deps.sink.publish([{ detailType: BUS_DETAIL_TYPES.restartRequested, detail: { ...request } }]);
   } catch (error) {
@@ -148,6 +156,7 @@ export async function dispatchClaimed(deps: ServiceDeps, claim: ClaimedRestart, 
       restartId: request.restartId,
       restartAt: restart.restartAt,
       latenessMs: now - restart.restartAt,
+      ...(request.target !== 'bus' ? { target: request.target } : {}),
       ...(claimed.backoff ? { backoffMs: claimed.backoff.backoffMs } : {}),
       message: recovered ? `${message}, recovered by the sync` : message,
     }),
@@ -193,14 +202,20 @@ async function markDispatched(deps: ServiceDeps, claimed: ContainerState, claimV
   deps.log.error('could not record a dispatched restart; its claim will expire and the sync may publish it again', { key: claimed.key, restartCount: dispatched.restartCount });
 }
 
-function restartRequest(state: ContainerState, restart: PendingRestart, now: number, recovered: boolean): RestartRequest {
+function restartRequest(state: ContainerState, restart: PendingRestart, now: number, recovered: boolean, deps: ServiceDeps): RestartRequest {
   return {
     restartId: restartIdOf(state.key, state.createdAt, restart.restartCount),
     key: state.key,
-    ...pickRef(state),
+    namespace: state.namespace,
+    pod: state.pod,
+    podUid: state.podUid || null,
+    container: state.container,
+    containerHash: state.containerHash || null,
     restartCount: restart.restartCount,
     restartAt: new Date(restart.restartAt).toISOString(),
     firedAt: new Date(now).toISOString(),
     recovered,
+    // The exit's own target, else its namespace's, else the bus alone.
+    target: targetKind(state.restartTarget ?? deps.config.namespaces[state.namespace]?.restartTarget),
   };
 }

@@ -124,6 +124,7 @@ describe('parseExitPayload', () => {
       'restartPolicyRules',
       'maxRestarts',
       'backoffPolicy',
+      'restartTarget',
     ]);
   });
 

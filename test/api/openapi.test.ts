@@ -7,7 +7,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_EVENT_FIELDS } from '../../lib/api/exits.ts';
 import { openApiDocument, renderOpenApiDocument } from '../../lib/api/openapi.ts';
-import { API_ROUTES } from '../../lib/infra/ingress.ts';
+import { API_ROUTES, ECS_API_ROUTES } from '../../lib/infra/ingress.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { assertDocumentedResponse, documentedFetch, documentedRequest, OPENAPI_DOCUMENT } from '../support/openapi.ts';
 import { fakeBackend } from './fake-backend.ts';
@@ -34,7 +34,7 @@ describe('OpenAPI document', () => {
   });
 
   it('documents every route API Gateway serves', () => {
-    for (const { method, path } of API_ROUTES) expect(OPENAPI_DOCUMENT.paths[path]?.[method.toLowerCase()], `${method} ${path}`).toBeDefined();
+    for (const { method, path } of [...API_ROUTES, ...ECS_API_ROUTES]) expect(OPENAPI_DOCUMENT.paths[path]?.[method.toLowerCase()], `${method} ${path}`).toBeDefined();
   });
 
   it('is served by the router at GET /v1/openapi.json, exactly as committed', async () => {
@@ -59,7 +59,7 @@ describe('OpenAPI document', () => {
     it.each(Object.entries(OPENAPI_DOCUMENT.paths).flatMap(([path, item]) => Object.keys(item).filter((key) => HTTP_METHODS.includes(key)).map((method) => [method.toUpperCase(), path] as const)))(
       'serves %s %s as documented',
       async (method, template) => {
-        const path = template.replace('{key}', 'web-0_default__app_').replace('{asset}', 'main.css');
+        const path = template.replace('{key}', 'web-0_default__app_').replace('{asset}', 'main.css').replace('{id}', 'worker-0a1b2c3d');
         const abort = new AbortController();
         const init: RequestInit = { method, signal: abort.signal, headers: { 'content-type': 'application/json' } };
         if (method === 'POST') init.body = JSON.stringify({ namespace: 'default', pod: 'web-0', container: 'app', exitCode: 1, finishedAt: Date.now() });

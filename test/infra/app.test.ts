@@ -1,8 +1,9 @@
 /**
  * `npx cdk synth` of the real app (bin/app.ts, cdk.json) against the real
- * handler entries, offline and without AWS credentials: the CLI runs the app,
- * cdk-nag passes (an unacknowledged finding fails the synth), and each bundle
- * loads and exports `handler`.
+ * handler entries, offline and without AWS credentials, with ECS workloads
+ * and a webhook namespace set on the command line as a user would: the CLI
+ * runs the app, cdk-nag passes (an unacknowledged finding fails the synth),
+ * and each bundle loads and exports `handler`.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -30,7 +31,9 @@ function offlineEnvironment(): NodeJS.ProcessEnv {
 
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), 'restart-scheduler-synth-'));
-  await run('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', outdir], {
+  const ecs = JSON.stringify({ clusters: ['work'], taskDefinitionFamilies: ['worker'], passRoles: ['arn:aws:iam::123456789012:role/worker-task'] });
+  const namespaces = JSON.stringify({ hooks: { restartTarget: { webhook: { url: 'https://hooks.example.com/restart' } } } });
+  await run('npx', ['cdk', 'synth', '--quiet', '--no-notices', '--output', outdir, '-c', `restart-scheduler:ecs=${ecs}`, '-c', `restart-scheduler:namespaceDefaults=${namespaces}`], {
     cwd: PROJECT_ROOT,
     env: offlineEnvironment(),
   });
@@ -50,9 +53,15 @@ describe('npx cdk synth', () => {
       environment: 'aws://unknown-account/unknown-region',
     });
     const template = JSON.parse(readFileSync(join(outdir, 'RestartScheduler.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string }>;
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
     };
-    expect(Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::Function')).toHaveLength(3);
+    expect(Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Lambda::Function')).toHaveLength(4);
+    const patterns = Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::Events::Rule').map((resource) => JSON.stringify(resource.Properties.EventPattern));
+    expect(patterns.filter((pattern) => pattern.includes('"aws.ecs"') && pattern.includes('cluster/work') && pattern.includes('{"prefix":"restart-scheduler/"}'))).toHaveLength(1);
+    expect(patterns.filter((pattern) => pattern.includes('"namespace":["hooks"]'))).toHaveLength(1);
+    const statements = JSON.stringify(Object.values(template.Resources).filter((resource) => resource.Type === 'AWS::IAM::Policy'));
+    for (const action of ['ecs:RunTask', 'ecs:StopTask', 'ecs:DescribeTasks', 'iam:PassRole']) expect(statements).toContain(action);
+    expect(statements).toContain('arn:aws:iam::123456789012:role/worker-task');
   });
 
   it('passes cdk-nag (the validation report holds no plugin failure)', () => {
@@ -60,9 +69,9 @@ describe('npx cdk synth', () => {
     expect(report.pluginReports).toEqual([]);
   });
 
-  it('bundles three handlers that load and export handler', async () => {
+  it('bundles the four handlers, each loading and exporting handler', async () => {
     const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
-    expect(assets).toHaveLength(3);
+    expect(assets).toHaveLength(4);
     for (const asset of assets) {
       const bundle = pathToFileURL(join(outdir, asset, 'index.mjs')).href;
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`], {

@@ -7,7 +7,7 @@ import { flattenReference } from '../../lib/infra/nag.ts';
 
 /** A tiny handler that bundles in milliseconds. */
 export const FIXTURE_ENTRY = fileURLToPath(new URL('./fixtures/handler.ts', import.meta.url));
-export const FIXTURE_ENTRIES = { exit: FIXTURE_ENTRY, restart: FIXTURE_ENTRY, sync: FIXTURE_ENTRY } as const;
+export const FIXTURE_ENTRIES = { exit: FIXTURE_ENTRY, restart: FIXTURE_ENTRY, sync: FIXTURE_ENTRY, deliver: FIXTURE_ENTRY } as const;
 
 /** The logical id of a construct's CloudFormation resource (its default child, or itself). */
 export function logicalId(construct: IConstruct): string {

@@ -56,6 +56,20 @@ describe('wire', () => {
   it('wires the restart budget on the same table for every handler', () => {
     expect(wire({ [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' }).service.budget).toBeInstanceOf(DynamoRestartBudget);
   });
+
+  it('wires ECS workloads and the ecs restart target only where the workload table is named', () => {
+    const base = { [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' };
+    const without = wire(base);
+    expect(without.ecs).toBeUndefined();
+    expect(without.delivery?.targets).toEqual({});
+    const withEcs = wire({ ...base, [ENV.workloadTableName]: 'workloads' });
+    expect(withEcs.ecs).toBeDefined();
+    expect(Object.keys(withEcs.delivery!.targets)).toEqual(['ecs']);
+  });
+
+  it('reads a namespace whose webhook the deployment delivers as "webhook" alone', () => {
+    expect(serviceConfig({ [ENV.namespaceDefaults]: '{"hooks": {"restartTarget": "webhook"}}' }).namespaces.hooks).toEqual({ restartTarget: 'webhook' });
+  });
 });
 
 describe('sync handler', () => {

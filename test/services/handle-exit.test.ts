@@ -22,7 +22,7 @@ describe('handleExit', () => {
     const decision = await handleExit(h.deps, exitOf(T0));
     expect(decision).toMatchObject({ decision: 'RestartNow', restartAt: T0, delayMs: 0, restartCount: 1, backoffMs: 10_000, state: 'Running' });
     expect(h.restartRequests()).toEqual([
-      { restartId: decision.restartId, key: decision.key, namespace: 'default', pod: 'web-0', podUid: 'uid-1', container: 'app', restartCount: 1, restartAt: new Date(T0).toISOString(), firedAt: new Date(T0).toISOString(), recovered: false },
+      { restartId: decision.restartId, key: decision.key, namespace: 'default', pod: 'web-0', podUid: 'uid-1', container: 'app', containerHash: null, restartCount: 1, restartAt: new Date(T0).toISOString(), firedAt: new Date(T0).toISOString(), recovered: false, target: 'bus' },
     ]);
     expect(h.sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(h.scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(0);

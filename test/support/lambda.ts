@@ -8,8 +8,8 @@ export interface LoggedLine {
   readonly details: unknown[];
 }
 
-/** Lambda dependencies around a pipeline harness, with the logger captured. */
-export function lambdaDeps(h: Harness): { deps: () => LambdaDeps; logged: LoggedLine[]; flushes: () => number } {
+/** Lambda dependencies around a pipeline harness, with the logger captured (and ECS, when given). */
+export function lambdaDeps(h: Harness, extra: Pick<LambdaDeps, 'ecs' | 'delivery'> = {}): { deps: () => LambdaDeps; logged: LoggedLine[]; flushes: () => number } {
   const logged: LoggedLine[] = [];
   let flushes = 0;
   const line = (level: string) => (message: unknown, ...details: unknown[]) => void logged.push({ level, message: String(message), details });
@@ -22,6 +22,7 @@ export function lambdaDeps(h: Harness): { deps: () => LambdaDeps; logged: Logged
       },
     },
     exitDeadLetters: h.exitDeadLetters,
+    ...extra,
   };
   return { deps: () => deps, logged, flushes: () => flushes };
 }

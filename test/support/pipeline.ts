@@ -18,7 +18,7 @@ import { DEFAULT_SERVICE_CONFIG, type ServiceConfig } from '../../lib/config.ts'
 import type { EventRecord, ExitEvent } from '../../lib/core/index.ts';
 import type { ServiceDeps } from '../../lib/services/deps.ts';
 import { startDynalite, type LocalDynamo } from '../../lib/local/dynalite.ts';
-import type { BusMessage, MetricName } from '../../lib/ports.ts';
+import type { BusMessage, MetricName, RestartRequest } from '../../lib/ports.ts';
 
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -210,4 +210,25 @@ export async function createHarness(options: { config?: Partial<ServiceConfig>; 
 /** An exit event for container `app` of pod `web-0`, finishing at `finishedAt`. */
 export function exitOf(finishedAt: number, overrides: Partial<ExitEvent> = {}): ExitEvent {
   return { namespace: 'default', pod: 'web-0', podUid: 'uid-1', container: 'app', exitCode: 1, finishedAt, ...overrides };
+}
+
+/** A `Container Restart Requested` detail for restart 3 of container `app` of pod `web-0` in `namespace`, due at T0. */
+export function restartRequestOf(overrides: Partial<RestartRequest> = {}): RestartRequest {
+  const namespace = overrides.namespace ?? 'hooks';
+  const key = `web-0_${namespace}__app_`;
+  return {
+    restartId: `${key}#1.3`,
+    key,
+    namespace,
+    pod: 'web-0',
+    podUid: null,
+    container: 'app',
+    containerHash: null,
+    restartCount: 3,
+    restartAt: new Date(T0).toISOString(),
+    firedAt: new Date(T0).toISOString(),
+    recovered: false,
+    target: 'webhook',
+    ...overrides,
+  };
 }

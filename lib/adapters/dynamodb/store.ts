@@ -281,10 +281,10 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
   };
 }
 
-/** Creates the table unless it exists, and waits until it is active. */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/** Creates the table (the back-off table unless `input` says otherwise) unless it exists, and waits until it is active. */
+export async function ensureTable(client: DynamoDBClient, tableName: string, input: CreateTableCommandInput = createTableInput(tableName)): Promise<void> {
   try {
-    await client.send(new CreateTableCommand(createTableInput(tableName)));
+    await client.send(new CreateTableCommand({ ...input, TableName: tableName }));
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
   }
