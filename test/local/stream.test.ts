@@ -18,11 +18,12 @@ describe('GET /v1/restarts/stream', () => {
     runtime = undefined;
   });
 
-  async function collect(client: RestartSchedulerClient, options: { after?: number; key?: string }, count: number): Promise<RestartNotice[]> {
+  async function collect(client: RestartSchedulerClient, options: { after?: number; key?: string; onConnect?: () => void }, count: number): Promise<RestartNotice[]> {
     const received: RestartNotice[] = [];
     const abort = new AbortController();
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`got ${received.length} of ${count}`)), 5_000);
+      // Only a guard against a hang: generous, for a loaded machine.
+      const timer = setTimeout(() => reject(new Error(`got ${received.length} of ${count}`)), 20_000);
       void client.streamRestarts(
         (notice) => {
           received.push(notice);
@@ -42,8 +43,9 @@ describe('GET /v1/restarts/stream', () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
     await runtime.eventLog.publish([restart('web-0', 1), restart('web-0', 2)]);
     const client = new RestartSchedulerClient({ endpoint: runtime.url });
-    const pending = collect(client, { after: 1 }, 2);
-    setTimeout(() => void runtime!.eventLog.publish([restart('web-0', 3)]), 200);
+    // Published once the stream is open, so it arrives live rather than in the
+    // replay, however long connecting takes.
+    const pending = collect(client, { after: 1, onConnect: () => void runtime!.eventLog.publish([restart('web-0', 3)]) }, 2);
     expect((await pending).map((notice) => [notice.seq, notice.restartCount])).toEqual([
       [2, 2],
       [3, 3],
