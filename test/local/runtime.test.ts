@@ -91,7 +91,8 @@ describe('restart-scheduler local', () => {
     expect(stream.restarts.map((r) => r.restartCount)).toEqual([1, 2, 3, 4, 5, 6]);
     // The event record follows the stream by a write: wait for it rather than race it.
     await expect.poll(() => dispatchedCounts(client), { timeout: 10_000 }).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(await client.getContainer(key)).toMatchObject({ restartCount: 6, state: 'Running' });
+    // The dispatched mark (state Running) is the write after the record: wait for it too.
+    await expect.poll(() => client.getContainer(key), { timeout: 10_000 }).toMatchObject({ restartCount: 6, state: 'Running' });
   });
 
   it('takes one decision from 50 concurrent identical exits; 49 answer Duplicate', async () => {
@@ -126,7 +127,7 @@ describe('restart-scheduler local', () => {
     expect(restarts.map((r) => r.restartCount)).toEqual([1, 2]);
     expect(Date.parse(restarts[1]!.firedAt)).toBeGreaterThanOrEqual(crashedAt + 2_000);
     await expect.poll(() => dispatchedCounts(client), { timeout: 10_000 }).toEqual([1, 2]);
-    expect(await client.getContainer(key)).toMatchObject({ restartCount: 2, state: 'Running', nextRestartAt: null });
+    await expect.poll(() => client.getContainer(key), { timeout: 10_000 }).toMatchObject({ restartCount: 2, state: 'Running', nextRestartAt: null });
   });
 
   it('stops cleanly on SIGTERM and SIGINT', async () => {
