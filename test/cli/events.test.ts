@@ -93,7 +93,7 @@ describe('restart-scheduler events (local runtime)', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
       // Posted repeatedly until the follower, which has started at some point meanwhile, prints it.
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 60_000;
       for (let attempt = 0; !stdout.includes('Restarted') && Date.now() < deadline; attempt++) {
         if (attempt % 10 === 0) await client.postExit({ namespace: 'default', pod: 'follow-0', container: 'app', exitCode: 1, finishedAt: Date.now(), restartPolicy: 'Always', backoffPolicy: { initialBackoff: '100ms', maxBackoff: '100ms' } });
         await new Promise((resolve) => setTimeout(resolve, 200));

@@ -41,7 +41,7 @@ function startSupervisor(args: readonly string[]): Supervisor {
     stdout: () => stdout,
     stderr: () => stderr,
     exited,
-    waitFor: async (pattern, timeoutMs = 20_000) => {
+    waitFor: async (pattern, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(stderr)) {
         if (ended) throw new Error(`supervise exited before ${pattern}:\n${stderr}`);
@@ -86,7 +86,7 @@ describe('restart-scheduler supervise', () => {
     // seen, however long a loaded machine takes to get there.
     const seenEnough = () =>
       /restart #3: started/.test(supervisor.stderr()) && samples.some((sample) => sample.restartCount >= 3) && samples.some((sample) => sample.state === 'CrashLoopBackOff');
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (!seenEnough()) {
       if (Date.now() > deadline) throw new Error(`not seen in time: ${JSON.stringify(samples)}\n${supervisor.stderr()}`);
       const view = await status('crasher');
@@ -167,7 +167,7 @@ describe('restart-scheduler supervise', () => {
     const name = `trap-${signal.toLowerCase()}`;
     const script = `process.on('${signal}', () => { console.log('child got ${signal}'); process.exit(0); }); console.log('ready'); setInterval(() => {}, 1000);`;
     const supervisor = startSupervisor(['--endpoint', runtime.url, '--name', name, '--', process.execPath, '-e', script]);
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (!supervisor.stdout().includes('ready') && Date.now() < deadline) await sleep(20);
     supervisor.child.kill(signal);
     expect(await supervisor.exited).toBe(0);

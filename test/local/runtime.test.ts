@@ -26,7 +26,7 @@ function follow(client: RestartSchedulerClient, options: { key?: string; after?:
     },
     { ...options, signal: abort.signal, onConnect: () => connected() },
   );
-  const waitFor = async (count: number, timeoutMs = 10_000) => {
+  const waitFor = async (count: number, timeoutMs = 30_000) => {
     const deadline = Date.now() + timeoutMs;
     while (restarts.length < count) {
       if (Date.now() > deadline) throw new Error(`waited for ${count} restarts, got ${restarts.length}`);

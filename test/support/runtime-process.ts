@@ -36,7 +36,7 @@ export async function startRuntimeProcess(args: readonly string[], options: { ti
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`runtime did not start in time:\n${output}`)), options.timeoutMs ?? 20_000);
+    const timer = setTimeout(() => reject(new Error(`runtime did not start in time:\n${output}`)), options.timeoutMs ?? 60_000);
     const check = () => {
       const match = /restart-scheduler listening on (http:\/\/\S+)/.exec(output);
       if (match) {
