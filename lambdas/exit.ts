@@ -4,35 +4,33 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, EventBridgeEvent } from 'aws-lambda';
 import { fromApiGatewayV2, toApiGatewayV2 } from '../lib/api/apigateway.ts';
-import { parseExitPayload } from '../lib/api/exits.ts';
+import { handleExitDelivery, type DeliveryOutcome } from '../lib/api/bus.ts';
 import { handleApiRequest } from '../lib/api/router.ts';
-import type { Decision } from '../lib/core/index.ts';
+import { ConfigError, ENV } from '../lib/config.ts';
 import { BUS_DETAIL_TYPES } from '../lib/ports.ts';
 import { createServiceBackend } from '../lib/services/backend.ts';
 import { defaults, type LambdaDeps } from './wiring.ts';
 
 export type ExitHandlerEvent = APIGatewayProxyEventV2 | EventBridgeEvent<string, unknown>;
-export type ExitHandlerResult = APIGatewayProxyStructuredResultV2 | { readonly decisions: readonly Decision[] } | { readonly rejected: number };
+export type ExitHandlerResult = APIGatewayProxyStructuredResultV2 | DeliveryOutcome | { readonly ignored: number };
 
 export function createHandler(deps: () => LambdaDeps) {
   return async function handler(event: ExitHandlerEvent): Promise<ExitHandlerResult> {
-    const { service, logger, metrics } = deps();
+    const { service, logger, metrics, exitDeadLetters } = deps();
     const backend = createServiceBackend(service);
     try {
       if (isHttpEvent(event)) return toApiGatewayV2(await handleApiRequest(fromApiGatewayV2(event), backend));
       if (event['detail-type'] !== BUS_DETAIL_TYPES.exited) {
         logger.warn('ignored an event that is not Container Exited', { detailType: event['detail-type'] });
-        return { rejected: 1 };
+        return { ignored: 1 };
       }
-      const parsed = parseExitPayload(event.detail, backend.now());
-      if (!parsed.ok) {
-        // A retry cannot fix a malformed event: log what is wrong and drop it.
-        logger.error('rejected a Container Exited event', { eventId: event.id, issues: parsed.issues });
-        return { rejected: 1 };
-      }
-      // A RetryableError propagates: the rule invokes this function asynchronously,
-      // so Lambda retries the event, then hands it to the function's dead-letter queue.
-      return { decisions: await backend.submitExits(parsed.events) };
+      if (!exitDeadLetters) throw new ConfigError(`${ENV.exitDeadLetterQueueUrl} is not set`);
+      // A failure propagates: the rule invokes this function asynchronously, so
+      // Lambda retries the event, then hands it to the function's dead-letter queue.
+      return await handleExitDelivery(
+        { backend, deadLetters: exitDeadLetters, sink: service.sink, log: service.log },
+        { id: event.id, source: event.source, detail: event.detail },
+      );
     } finally {
       metrics.publishStoredMetrics();
     }

@@ -11,6 +11,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { TABLE_SCHEMA } from '../lib/adapters/dynamodb/schema.ts';
 import { DynamoBackoffStore } from '../lib/adapters/dynamodb/store.ts';
+import { SqsExitDeadLetters } from '../lib/adapters/events/exit-dead-letters.ts';
 import { AwsEventSink } from '../lib/adapters/events/sink.ts';
 import { SchedulerRestartTimer, SqsFineStage } from '../lib/adapters/scheduler/timer.ts';
 import {
@@ -23,7 +24,7 @@ import {
   precisionSetting,
   type ServiceConfig,
 } from '../lib/config.ts';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/ports.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME, type ExitDeadLetters } from '../lib/ports.ts';
 import type { ServiceDeps } from '../lib/services/deps.ts';
 
 export interface LambdaDeps {
@@ -31,6 +32,8 @@ export interface LambdaDeps {
   readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
   /** Flushed at the end of every invocation (EMF lines). */
   readonly metrics: { publishStoredMetrics(): unknown };
+  /** Where the exit handler sends invalid bus events; only its function is given a queue. */
+  readonly exitDeadLetters?: ExitDeadLetters;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -48,7 +51,8 @@ export function wire(env: Env): LambdaDeps {
     shards: integerSetting(env, ENV.shards, 16),
     retentionMs: durationSetting(ENV.retention, env[ENV.retention], TABLE_SCHEMA.defaultEntryRetentionMs),
   });
-  const fineStage = new SqsFineStage({ client: new SQSClient({}), queueUrl: required(env, ENV.fineStageQueueUrl) });
+  const sqs = new SQSClient({});
+  const fineStage = new SqsFineStage({ client: sqs, queueUrl: required(env, ENV.fineStageQueueUrl) });
   // The restart and sync functions never create schedules: they are given no
   // schedule settings (and no permission), only the fine stage.
   const timer = new SchedulerRestartTimer({
@@ -60,6 +64,7 @@ export function wire(env: Env): LambdaDeps {
     ...(env[ENV.scheduleDeadLetterArn] ? { deadLetterArn: env[ENV.scheduleDeadLetterArn] } : {}),
     precision: config.precision,
   });
+  const exitDeadLetterQueueUrl = env[ENV.exitDeadLetterQueueUrl];
   const sink = new AwsEventSink({
     logger,
     metrics,
@@ -78,6 +83,7 @@ export function wire(env: Env): LambdaDeps {
     },
     logger,
     metrics,
+    ...(exitDeadLetterQueueUrl ? { exitDeadLetters: new SqsExitDeadLetters({ client: sqs, queueUrl: exitDeadLetterQueueUrl }) } : {}),
   };
 }
 

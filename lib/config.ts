@@ -15,8 +15,33 @@ import {
 } from './core/index.ts';
 
 export const PRECISIONS = ['second', 'minute'] as const;
-/** `second`: two-stage timers (schedule, then the fine stage). `minute`: the schedule alone, cheapest. */
+/**
+ * `second`: two-stage timers (schedule, then the fine stage). `minute`: a
+ * restart due within the fine stage's direct window takes the fine stage, a
+ * later one the schedule alone (cheapest), at most `MINUTE_PRECISION_MAX_LATENESS_MS` late.
+ */
 export type Precision = (typeof PRECISIONS)[number];
+
+/**
+ * EventBridge Scheduler invokes a target with 60-second precision: set to run
+ * at 1:00, it invokes between 1:00:00 and 1:00:59 (flexible window off).
+ */
+export const SCHEDULER_WINDOW_MS = 60_000;
+/** With `minute` precision a schedule's `at()` is rounded up to the whole minute, so the minute it fires in never starts early. */
+export const MINUTE_ROUNDING_MS = 60_000;
+/**
+ * How late a `minute`-precision restart can be dispatched, at most (an
+ * exclusive bound): under a minute of rounding up to the schedule's minute,
+ * then under a minute before Scheduler fires within it. Restarts due sooner
+ * take the fine stage and are late only by its whole-second rounding.
+ */
+export const MINUTE_PRECISION_MAX_LATENESS_MS = MINUTE_ROUNDING_MS + SCHEDULER_WINDOW_MS;
+/**
+ * The recovery grace on AWS: past the latest a timer of either precision
+ * fires (`MINUTE_PRECISION_MAX_LATENESS_MS`), with half a minute for its
+ * invocation and handler. A restart later than that was lost, not slow.
+ */
+export const DEFAULT_RECOVERY_GRACE_MS = MINUTE_PRECISION_MAX_LATENESS_MS + 30_000;
 
 /** Defaults for the containers of one namespace. */
 export interface NamespaceDefaults {
@@ -33,10 +58,11 @@ export interface ServiceConfig {
   /**
    * How long past its instant a restart may stay undispatched before the sync
    * re-dispatches it as `RestartRecovered`. It must exceed the timer's normal
-   * lateness (Scheduler's minute precision plus the fine stage).
+   * lateness (`MINUTE_PRECISION_MAX_LATENESS_MS` at worst), or the sync races
+   * schedules that are about to fire.
    */
   readonly recoveryGraceMs: number;
-  /** How long a dispatch claim holds before the sync may take it over (the claimer is presumed dead). */
+  /** How long a dispatch claim holds before another callback or the sync may take it over (the claimer is presumed dead). */
   readonly dispatchLeaseMs: number;
   /** Attempts of the read → plan → conditional write loop before giving up. */
   readonly maxWriteAttempts: number;
@@ -48,7 +74,7 @@ export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
   policy: resolveBackoffPolicy(),
   namespaces: {},
   precision: 'second',
-  recoveryGraceMs: 150_000,
+  recoveryGraceMs: DEFAULT_RECOVERY_GRACE_MS,
   dispatchLeaseMs: 60_000,
   maxWriteAttempts: 8,
   gcBatchSize: 100,
@@ -64,6 +90,8 @@ export const ENV = {
   restartFunctionArn: 'RESTART_FUNCTION_ARN',
   scheduleDeadLetterArn: 'SCHEDULE_DEAD_LETTER_ARN',
   fineStageQueueUrl: 'FINE_STAGE_QUEUE_URL',
+  /** The exit handler only: where invalid `Container Exited` events go. */
+  exitDeadLetterQueueUrl: 'EXIT_DEAD_LETTER_QUEUE_URL',
   eventBusName: 'EVENT_BUS_NAME',
   initialBackoff: 'POLICY_INITIAL_BACKOFF',
   maxBackoff: 'POLICY_MAX_BACKOFF',

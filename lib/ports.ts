@@ -151,6 +151,12 @@ export interface RestartNotice extends Pick<RestartRequest, 'restartId' | 'key' 
   readonly seq: number;
 }
 
+/** An event record as the local runtime's event stream delivers it (SSE `id:` = `seq`, its line in the event log). */
+export interface SequencedEvent {
+  readonly seq: number;
+  readonly record: EventRecord;
+}
+
 export const METRIC_NAMES = [
   'ExitsReceived',
   'RestartsScheduled',
@@ -160,6 +166,7 @@ export const METRIC_NAMES = [
   'RestartLateness',
   'WriteConflicts',
   'TimerFailures',
+  'ExitEventsRejected',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
@@ -170,4 +177,30 @@ export interface EventSink {
   publish(messages: readonly BusMessage[]): Promise<void>;
   /** Adds a data point to a metric (counts, or ms for `RestartLateness`). */
   metric(name: MetricName, value: number): void;
+}
+
+// ---------------------------------------------------------------------------
+// ExitDeadLetters
+
+/** An exit event that arrived on the bus and could not be decided, with why. */
+export interface RejectedExit {
+  /** The EventBridge event that carried it: the same id on every retry of that event, and its key in the bus archive. */
+  readonly eventId: string;
+  /** Who put the event on the bus. */
+  readonly source: string;
+  /** Its position in the detail's `{ "events": [...] }`; null when the whole detail is rejected. */
+  readonly index: number | null;
+  /** The rejected event as it arrived (the whole detail when `index` is null). */
+  readonly event: unknown;
+  /** What is wrong with it; paths are relative to `event`. */
+  readonly issues: readonly { readonly path: string; readonly message: string }[];
+}
+
+/**
+ * Where exit events go that no one can fix by retrying (on the bus nobody
+ * reads a reply): an operator inspects them, fixes the producer, and replays.
+ */
+export interface ExitDeadLetters {
+  /** Resolves only once every one is stored; throws otherwise, so the caller can retry. */
+  send(rejected: readonly RejectedExit[]): Promise<void>;
 }

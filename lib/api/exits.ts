@@ -31,6 +31,8 @@ export const EXIT_ID_MAX_LENGTH = 128;
 export const MAX_RESTART_POLICY_RULES = 20;
 export const MAX_RULE_EXIT_CODES = 255;
 export const MAX_RESTARTS_LIMIT = 1_000_000;
+/** Longer than any container key (five parts at their longest and four separators): refused before it is parsed. */
+export const MAX_KEY_LENGTH = 4 * NAME_MAX_LENGTH + 2 * ID_MAX_LENGTH + 4;
 /**
  * The longest back-off duration accepted. Far beyond any sensible back-off,
  * and it keeps `finishedAt + backoff` well inside what a Date can represent.
@@ -103,10 +105,13 @@ export const idSchema = z
   .regex(ID_PATTERN, { error: "must contain only letters, digits and '-'" });
 
 function integerSchema(min: number, max: number, what: string) {
-  return z.number({ error: typeError('an integer') }).superRefine((value, ctx) => {
-    if (!Number.isInteger(value)) ctx.addIssue({ code: 'custom', message: `must be an integer, got ${value}` });
-    else if (value < min || value > max) ctx.addIssue({ code: 'custom', message: `must be ${what}, got ${value}` });
-  });
+  return z
+    .number({ error: typeError('an integer') })
+    .superRefine((value, ctx) => {
+      if (!Number.isInteger(value)) ctx.addIssue({ code: 'custom', message: `must be an integer, got ${value}` });
+      else if (value < min || value > max) ctx.addIssue({ code: 'custom', message: `must be ${what}, got ${value}` });
+    })
+    .meta({ type: 'integer', minimum: min, maximum: max });
 }
 
 export const int32Schema = integerSchema(INT32_MIN, INT32_MAX, `an int32 (${INT32_MIN} to ${INT32_MAX})`);
@@ -116,15 +121,16 @@ export const int32Schema = integerSchema(INT32_MIN, INT32_MAX, `an int32 (${INT3
  * array costs one issue rather than one per element.
  */
 function boundedArray<T extends z.ZodType>(element: T, min: number, max: number, what: string) {
+  // A preprocess, so that the JSON Schema of the input is the array of elements.
   return z
-    .array(z.unknown(), { error: typeError('an array') })
-    .superRefine((items, ctx) => {
-      if (items.length < min || items.length > max) {
+    .preprocess((items, ctx) => {
+      if (Array.isArray(items) && (items.length < min || items.length > max)) {
         const range = min === 0 ? `at most ${max}` : `${min} to ${max}`;
-        ctx.addIssue({ code: 'custom', message: `must hold ${range} ${what}, got ${items.length}` });
+        ctx.addIssue({ code: 'custom', message: `must hold ${range} ${what}, got ${items.length}`, input: items });
       }
-    })
-    .pipe(z.array(element));
+      return items;
+    }, z.array(element, { error: typeError('an array') }))
+    .meta({ minItems: min, maxItems: max });
 }
 
 export type MillisecondsResult = { readonly ok: true; readonly ms: number } | { readonly ok: false; readonly message: string };
@@ -169,6 +175,20 @@ export function parseInstant(value: unknown): MillisecondsResult {
   return { ok: true, ms: epochMs };
 }
 
+/**
+ * The unit an instant was written in: 1000 ms for an ISO-8601 string without a
+ * fraction of a second (whole seconds, as container runtimes and Kubernetes
+ * report them), 100 for one digit, 10 for two, 1 for milliseconds or finer and
+ * for epoch milliseconds.
+ */
+export function instantResolutionMs(value: unknown): number {
+  if (typeof value !== 'string' || value.length > INSTANT_MAX_LENGTH) return 1;
+  const match = ISO_INSTANT.exec(value);
+  if (!match) return 1;
+  const digits = (match[7] ?? '').length;
+  return 10 ** Math.max(0, 3 - digits);
+}
+
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
 function daysInMonth(year: number, month: number): number {
@@ -184,12 +204,17 @@ function isLeapYear(year: number): boolean {
  * field's issue. (Wrapped in `.nullish()` it is optional, null counting as absent.)
  */
 function millisecondsSchema(parse: (value: unknown) => MillisecondsResult) {
-  return z.unknown().transform((value, ctx) => {
-    const result = parse(value);
-    if (result.ok) return result.ms;
-    ctx.issues.push({ code: 'custom', message: result.message, input: value });
-    return z.NEVER;
-  });
+  const accepted = ACCEPTED_FORMS.get(parse);
+  if (!accepted) throw new Error('no JSON Schema for this reader');
+  return z
+    .unknown()
+    .transform((value, ctx) => {
+      const result = parse(value);
+      if (result.ok) return result.ms;
+      ctx.issues.push({ code: 'custom', message: result.message, input: value });
+      return z.NEVER;
+    })
+    .meta(accepted);
 }
 
 /** A back-off duration: a string such as "10s" or "1m30s", or a number of milliseconds; from 1 ms to 7 days. */
@@ -213,6 +238,30 @@ export function parseDurationValue(value: unknown): MillisecondsResult {
   if (ms > MAX_POLICY_DURATION_MS) return { ok: false, message: `must be at most ${formatDuration(MAX_POLICY_DURATION_MS)}, got ${shown}` };
   return { ok: true, ms };
 }
+
+/** What each reader accepts, as JSON Schema for the OpenAPI document (a transform has none of its own). */
+const ACCEPTED_FORMS = new Map<(value: unknown) => MillisecondsResult, z.core.JSONSchemaMeta>([
+  [
+    parseInstant,
+    {
+      description: INSTANT_HINT,
+      oneOf: [
+        { type: 'string', format: 'date-time', maxLength: INSTANT_MAX_LENGTH },
+        { type: 'integer', minimum: 0, maximum: MAX_DATE_MS },
+      ],
+    },
+  ],
+  [
+    parseDurationValue,
+    {
+      description: `A duration from 1ms to ${formatDuration(MAX_POLICY_DURATION_MS)}: a string such as "10s" or "1m30s", or milliseconds.`,
+      oneOf: [
+        { type: 'string', pattern: '^(\\d+(\\.\\d+)?(ms|s|m|h))+$', maxLength: DURATION_MAX_LENGTH },
+        { type: 'integer', minimum: 1, maximum: MAX_POLICY_DURATION_MS },
+      ],
+    },
+  ],
+]);
 
 /** Where each `resolveBackoffPolicy` field is in the request. */
 const POLICY_FIELD_PATHS: Record<string, keyof z.input<typeof backoffPolicyFields>> = {
@@ -281,7 +330,7 @@ const printableSchema = (max: number) =>
     .max(max, { error: `must be at most ${max} characters` })
     .regex(PRINTABLE_ASCII, { error: 'must contain only printable ASCII characters' });
 
-const exitEventSchema = z.strictObject(
+export const exitEventSchema = z.strictObject(
   {
     namespace: nameSchema,
     pod: nameSchema,
@@ -296,6 +345,7 @@ const exitEventSchema = z.strictObject(
     startedAt: millisecondsSchema(parseInstant).nullish(),
     finishedAt: millisecondsSchema(parseInstant),
     exitId: printableSchema(EXIT_ID_MAX_LENGTH).nullish(),
+    restartCount: integerSchema(0, INT32_MAX, `an integer from 0 to ${INT32_MAX}`).nullish(),
     restartPolicy: z.enum(RESTART_POLICIES, { error: oneOf(RESTART_POLICIES) }).nullish(),
     restartPolicyRules: boundedArray(ruleSchema, 0, MAX_RESTART_POLICY_RULES, 'rules').nullish(),
     maxRestarts: integerSchema(0, MAX_RESTARTS_LIMIT, `between 0 and ${MAX_RESTARTS_LIMIT}`).nullish(),
@@ -426,6 +476,10 @@ export function parseExitEvent(
   ];
   if (!parsed.success || issues.length > 0) return { ok: false, issues };
   const fields = parsed.data;
+  const resolutionMs = Math.max(
+    instantResolutionMs(ownField(raw as Record<string, unknown>, 'finishedAt')),
+    fields.startedAt != null ? instantResolutionMs(ownField(raw as Record<string, unknown>, 'startedAt')) : 1,
+  );
   // Optional fields are omitted when absent (and an empty string or null counts as absent).
   const event: ExitEvent = {
     namespace: fields.namespace,
@@ -437,7 +491,9 @@ export function parseExitEvent(
     ...(fields.reason ? { reason: fields.reason } : {}),
     ...(fields.startedAt != null ? { startedAt: fields.startedAt } : {}),
     finishedAt: fields.finishedAt,
+    ...(resolutionMs > 1 ? { timestampResolutionMs: resolutionMs } : {}),
     ...(fields.exitId ? { exitId: fields.exitId } : {}),
+    ...(fields.restartCount != null ? { restartCount: fields.restartCount } : {}),
     ...(fields.restartPolicy ? { restartPolicy: fields.restartPolicy } : {}),
     ...(fields.restartPolicyRules && fields.restartPolicyRules.length > 0
       ? { restartPolicyRules: fields.restartPolicyRules as RestartPolicyRule[] }
@@ -486,6 +542,43 @@ export function parseExitPayload(
   return issues.length > 0 ? { ok: false, issues } : { ok: true, events, batch: true };
 }
 
+/** One event of an exit payload, judged on its own, with the input it was read from. */
+export type ExitPayloadItem = { readonly input: unknown } & (
+  | { readonly ok: true; readonly event: ExitEvent }
+  | { readonly ok: false; readonly issues: Issue[] }
+);
+
+export type ExitPayloadItems =
+  /** Each event of a batch in order (`batch`), or the one event of a single-event payload. */
+  | { readonly ok: true; readonly batch: boolean; readonly items: ExitPayloadItem[] }
+  /** A batch that cannot be taken apart: not an array of 1 to `maxBatch` events, or with fields besides `events`. */
+  | { readonly ok: false; readonly issues: Issue[] };
+
+/**
+ * Validates an exit payload event by event, for the bus, where nobody reads a
+ * reply and one bad event must not cost the others their decision (the HTTP
+ * route uses `parseExitPayload`: a bad batch is a 400 as a whole). Issue paths
+ * are relative to each event; a payload that is not a batch at all is one
+ * item, with its issues.
+ */
+export function parseExitPayloadItems(
+  json: unknown,
+  now: number,
+  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs'>> = {},
+): ExitPayloadItems {
+  const whole = parseExitPayload(json, now, limits);
+  if (!isPlainObject(json) || !Object.hasOwn(json, 'events')) {
+    return { ok: true, batch: false, items: [whole.ok ? { input: json, ok: true, event: whole.events[0]! } : { input: json, ok: false, issues: whole.issues }] };
+  }
+  const inputs = json.events as unknown[];
+  if (whole.ok) return { ok: true, batch: true, items: whole.events.map((event, index) => ({ input: inputs[index], ok: true, event })) };
+  // Taken apart only when every problem lies inside an event: `events` itself
+  // (not an array, too long) and unknown fields beside it are the batch's own.
+  const separable = Object.keys(json).length === 1 && whole.issues.every((issue) => issue.path.startsWith('events.'));
+  if (!separable) return { ok: false, issues: whole.issues };
+  return { ok: true, batch: true, items: inputs.map((input) => ({ input, ...parseExitEvent(input, now, limits) })) };
+}
+
 // ---------------------------------------------------------------------------
 // Container keys
 
@@ -495,7 +588,7 @@ export function parseExitPayload(
  */
 export function containerKeyProblem(key: string): string | undefined {
   const shape = 'expected a container key {pod}_{namespace}_{podUid}_{container}_{containerHash}';
-  if (key.length > 4 * NAME_MAX_LENGTH + 2 * ID_MAX_LENGTH + 4) return `${shape}; too long`;
+  if (key.length > MAX_KEY_LENGTH) return `${shape}; too long`;
   const ref = parseContainerKey(key);
   if (!ref) return shape;
   const parts: [string, z.ZodType, string | undefined][] = [

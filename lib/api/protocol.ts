@@ -3,6 +3,7 @@
  * and the error bodies. The Lambda and the local runtime's node:http server
  * translate to and from these shapes; nothing here knows which one it is.
  */
+import type { ApiErrorBody, Issue } from './responses.ts';
 
 export interface ApiRequest {
   /** Upper- or lower-case; the router compares upper-case. */
@@ -38,12 +39,6 @@ export const API_LIMITS: ApiLimits = {
   maxFutureSkewMs: 5 * 60_000,
 };
 
-/** One problem with a request: `path` names the field (`events.3.finishedAt`), '' the whole body. */
-export interface Issue {
-  readonly path: string;
-  readonly message: string;
-}
-
 export const API_ERRORS = [
   'ValidationError',
   /** Used by transports that authenticate (the local runtime's bearer token); IAM rejects before the router on AWS. */
@@ -58,12 +53,12 @@ export const API_ERRORS = [
 ] as const;
 export type ApiErrorCode = (typeof API_ERRORS)[number];
 
-/** Every error response has this body. */
-export interface ApiErrorBody {
-  readonly error: ApiErrorCode;
-  readonly message: string;
-  readonly issues?: readonly Issue[];
-}
+/**
+ * One problem with a request (`path` names the field, `events.3.finishedAt`,
+ * or '' for the whole body), and the body of every error response: defined
+ * once, as schemas, in responses.ts.
+ */
+export type { ApiErrorBody, Issue } from './responses.ts';
 
 /** A response body is always JSON; transports add nothing else. */
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;

@@ -1,12 +1,14 @@
 /**
- * Query string validation for the read routes. Every parameter is checked,
+ * Query string validation for the read routes, as zod schemas (the OpenAPI
+ * document describes the parameters from them). Every parameter is checked,
  * unknown ones included, so a misspelt filter is an error rather than a
  * silently unfiltered listing.
  */
-import { CONTAINER_PHASES, EVENT_TYPES, parseDuration, type ContainerPhase, type EventType } from '../core/index.ts';
+import { z } from 'zod';
+import { CONTAINER_PHASES, EVENT_TYPES, parseDuration } from '../core/index.ts';
 import type { ContainerFilter } from '../ports.ts';
 import type { EventQuery } from './backend.ts';
-import { containerKeyProblem, formatPath, nameSchema, parseInstant, type MillisecondsResult } from './exits.ts';
+import { containerKeyProblem, formatPath, MAX_KEY_LENGTH, nameSchema, parseInstant, type MillisecondsResult } from './exits.ts';
 import type { Issue } from './protocol.ts';
 
 export const MAX_LIST_LIMIT = 1000;
@@ -30,46 +32,114 @@ function unknownParameters(query: Query, known: readonly string[]): Issue[] {
     .map((name) => ({ path: formatPath([name]), message: `unknown query parameter; expected one of ${known.join(', ')}` }));
 }
 
-function parseLimit(value: string, issues: Issue[]): number | undefined {
-  if (!/^\d{1,7}$/.test(value) || Number(value) < 1 || Number(value) > MAX_LIST_LIMIT) {
-    issues.push({ path: 'limit', message: `must be an integer from 1 to ${MAX_LIST_LIMIT}` });
-    return undefined;
-  }
-  return Number(value);
+/** A parameter read from its string by `read`, whose complaint becomes the parameter's issue; `accepted` is its JSON Schema. */
+function parameterSchema<T>(read: (value: string) => { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string }, accepted: z.core.JSONSchemaMeta) {
+  return z
+    .string()
+    .transform((value, ctx) => {
+      const result = read(value);
+      if (result.ok) return result.value;
+      ctx.issues.push({ code: 'custom', message: result.message, input: value });
+      return z.NEVER;
+    })
+    .meta(accepted);
 }
 
-function parseEnum<T extends string>(name: string, value: string, allowed: readonly T[], issues: Issue[]): T | undefined {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  issues.push({ path: name, message: `must be one of ${allowed.join(', ')}` });
-  return undefined;
+function enumParameter<T extends string>(allowed: readonly [T, ...T[]]) {
+  return z.enum(allowed, { error: `must be one of ${allowed.join(', ')}` });
+}
+
+const limitParameter = parameterSchema(
+  (value) =>
+    /^\d{1,7}$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_LIST_LIMIT
+      ? { ok: true, value: Number(value) }
+      : { ok: false, message: `must be an integer from 1 to ${MAX_LIST_LIMIT}` },
+  { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT },
+);
+
+const keyParameter = parameterSchema<string>(
+  (value) => {
+    const problem = containerKeyProblem(value);
+    return problem ? { ok: false, message: problem } : { ok: true, value };
+  },
+  { type: 'string', maxLength: MAX_KEY_LENGTH },
+);
+
+/** A position in a stream's log: a sequence number (0 for its start). */
+export const SEQUENCE_PATTERN = /^\d{1,15}$/;
+
+/** The query of the local runtime's Server-Sent Events streams (`Last-Event-ID` may stand in for `after`). */
+export const streamQuerySchema = z.object({
+  key: keyParameter.optional().meta({ description: "Only this container's entries." }),
+  after: parameterSchema<number>(
+    (value) => (SEQUENCE_PATTERN.test(value) ? { ok: true, value: Number(value) } : { ok: false, message: 'must be a sequence number (a non-negative integer)' }),
+    { type: 'integer', minimum: 0 },
+  )
+    .optional()
+    .meta({ description: 'Start after this sequence number (0: from the start of the log) instead of from now; `Last-Event-ID` wins over it.' }),
+});
+
+/** The query of the local runtime's Server-Sent Events streams. */
+export function parseStreamQuery(query: Query): QueryResult<z.output<typeof streamQuerySchema>> {
+  return parseQuery(streamQuerySchema, query);
+}
+
+/** The query of `GET /v1/containers`: every parameter optional. */
+export const containerQuerySchema = z.object({
+  namespace: nameSchema.optional().meta({ description: 'Only containers of this namespace.' }),
+  state: enumParameter(CONTAINER_PHASES).optional().meta({ description: 'Only containers in this state.' }),
+  limit: limitParameter.optional().meta({ description: 'Most containers in one page.' }),
+  cursor: z
+    .string()
+    .min(1, { error: 'must be a cursor returned by a previous page' })
+    .max(MAX_CURSOR_LENGTH, { error: 'must be a cursor returned by a previous page' })
+    .optional()
+    .meta({ description: 'The `cursor` of the previous page.' }),
+});
+
+/** `since`: an instant, or a duration meaning that long before the request. */
+type Since = { readonly at: number } | { readonly ago: number };
+
+/** The query of `GET /v1/events`. */
+export const eventQuerySchema = z.object({
+  type: enumParameter(EVENT_TYPES).optional().meta({ description: 'Only records of this type.' }),
+  key: keyParameter.optional().meta({ description: 'Only records about this container key.' }),
+  since: parameterSchema<Since>(readSince, { type: 'string', maxLength: 64 })
+    .optional()
+    .meta({ description: 'Only records at or after this: an ISO-8601 instant, epoch milliseconds, or a duration such as "1h" (that long ago).' }),
+  limit: limitParameter.optional().meta({ description: `How many of the latest matching records (default ${DEFAULT_EVENT_LIMIT}).` }),
+});
+
+/**
+ * Reads a query with `schema`: unknown parameters are issues, and each bad
+ * parameter gets one issue (its first), in the schema's order.
+ */
+function parseQuery<S extends z.ZodObject>(schema: S, query: Query): QueryResult<z.output<S>> {
+  const known = Object.keys(schema.shape);
+  const issues = unknownParameters(query, known);
+  const present = Object.fromEntries(known.flatMap((name) => (param(query, name) !== undefined ? [[name, param(query, name)]] : [])));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const named = new Set<string>();
+    for (const issue of parsed.error.issues) {
+      const path = formatPath(issue.path);
+      if (named.has(path)) continue;
+      named.add(path);
+      issues.push({ path, message: issue.message });
+    }
+  }
+  return issues.length > 0 || !parsed.success ? { ok: false, issues } : { ok: true, value: parsed.data };
 }
 
 /** `GET /v1/containers?namespace=&state=&limit=&cursor=`. */
 export function parseContainerFilter(query: Query): QueryResult<ContainerFilter> {
-  const issues = unknownParameters(query, ['namespace', 'state', 'limit', 'cursor']);
-  const filter: { namespace?: string; state?: ContainerPhase; limit?: number; cursor?: string } = {};
-  const namespace = param(query, 'namespace');
-  if (namespace !== undefined) {
-    const result = nameSchema.safeParse(namespace);
-    if (result.success) filter.namespace = result.data;
-    else issues.push({ path: 'namespace', message: result.error.issues[0]?.message ?? 'invalid namespace' });
-  }
-  const state = param(query, 'state');
-  if (state !== undefined) {
-    const value = parseEnum('state', state, CONTAINER_PHASES, issues);
-    if (value) filter.state = value;
-  }
-  const limit = param(query, 'limit');
-  if (limit !== undefined) {
-    const value = parseLimit(limit, issues);
-    if (value !== undefined) filter.limit = value;
-  }
-  const cursor = param(query, 'cursor');
-  if (cursor !== undefined) {
-    if (cursor === '' || cursor.length > MAX_CURSOR_LENGTH) issues.push({ path: 'cursor', message: 'must be a cursor returned by a previous page' });
-    else filter.cursor = cursor;
-  }
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: filter };
+  const result = parseQuery(containerQuerySchema, query);
+  if (!result.ok) return result;
+  const { namespace, state, limit, cursor } = result.value;
+  return {
+    ok: true,
+    value: { ...(namespace !== undefined ? { namespace } : {}), ...(state ? { state } : {}), ...(limit !== undefined ? { limit } : {}), ...(cursor !== undefined ? { cursor } : {}) },
+  };
 }
 
 /**
@@ -77,12 +147,18 @@ export function parseContainerFilter(query: Query): QueryResult<ContainerFilter>
  * "1h" meaning that long before `now`.
  */
 export function parseSince(value: string, now: number): MillisecondsResult {
-  if (/^\d{1,15}$/.test(value)) return { ok: true, ms: Number(value) };
+  const since = readSince(value);
+  if (!since.ok) return since;
+  return { ok: true, ms: 'at' in since.value ? since.value.at : Math.max(0, now - since.value.ago) };
+}
+
+function readSince(value: string): { readonly ok: true; readonly value: Since } | { readonly ok: false; readonly message: string } {
+  if (SEQUENCE_PATTERN.test(value)) return { ok: true, value: { at: Number(value) } };
   const instant = parseInstant(value);
-  if (instant.ok) return instant;
+  if (instant.ok) return { ok: true, value: { at: instant.ms } };
   if (value.length <= 64) {
     try {
-      return { ok: true, ms: Math.max(0, now - parseDuration(value)) };
+      return { ok: true, value: { ago: parseDuration(value) } };
     } catch {
       // Neither an instant nor a duration: reported below.
     }
@@ -92,29 +168,16 @@ export function parseSince(value: string, now: number): MillisecondsResult {
 
 /** `GET /v1/events?type=&key=&since=&limit=`. */
 export function parseEventQuery(query: Query, now: number): QueryResult<EventQuery> {
-  const issues = unknownParameters(query, ['type', 'key', 'since', 'limit']);
-  const result: { type?: EventType; key?: string; since?: number; limit: number } = { limit: DEFAULT_EVENT_LIMIT };
-  const type = param(query, 'type');
-  if (type !== undefined) {
-    const value = parseEnum('type', type, EVENT_TYPES, issues);
-    if (value) result.type = value;
-  }
-  const key = param(query, 'key');
-  if (key !== undefined) {
-    const problem = containerKeyProblem(key);
-    if (problem) issues.push({ path: 'key', message: problem });
-    else result.key = key;
-  }
-  const since = param(query, 'since');
-  if (since !== undefined) {
-    const value = parseSince(since, now);
-    if (value.ok) result.since = value.ms;
-    else issues.push({ path: 'since', message: value.message });
-  }
-  const limit = param(query, 'limit');
-  if (limit !== undefined) {
-    const value = parseLimit(limit, issues);
-    if (value !== undefined) result.limit = value;
-  }
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: result };
+  const result = parseQuery(eventQuerySchema, query);
+  if (!result.ok) return result;
+  const { type, key, since, limit } = result.value;
+  return {
+    ok: true,
+    value: {
+      ...(type ? { type } : {}),
+      ...(key !== undefined ? { key } : {}),
+      ...(since !== undefined ? { since: 'at' in since ? since.at : Math.max(0, now - since.ago) } : {}),
+      limit: limit ?? DEFAULT_EVENT_LIMIT,
+    },
+  };
 }

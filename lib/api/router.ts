@@ -6,6 +6,8 @@
  * Rejections happen before the backend is called, so a bad request never
  * writes anything; only a backend failure can produce a 5xx.
  */
+// The committed document (`npm run openapi`), not the generator: no handler builds JSON Schema at run time.
+import openApiDocument from '../../docs/openapi.json' with { type: 'json' };
 import { containerKeyProblem, formatPath, parseExitPayload } from './exits.ts';
 import { InvalidRequestError, RetryableError, type ApiBackend } from './backend.ts';
 import {
@@ -35,6 +37,7 @@ const ROUTES: readonly Route[] = [
   { segments: ['v1', 'containers'], methods: { GET: listContainers } },
   { segments: ['v1', 'containers', null], methods: { GET: getContainer, DELETE: resetContainer } },
   { segments: ['v1', 'events'], methods: { GET: listEvents } },
+  { segments: ['v1', 'openapi.json'], methods: { GET: getOpenApiDocument } },
 ];
 
 export async function handleApiRequest(request: ApiRequest, backend: ApiBackend, limits: Partial<ApiLimits> = {}): Promise<ApiResponse> {
@@ -229,4 +232,11 @@ async function listEvents(request: ApiRequest, backend: ApiBackend): Promise<Api
   if (!query.ok) return validationError(query.issues);
   const items = await backend.listEvents(query.value);
   return jsonResponse(200, { items });
+}
+
+// ---------------------------------------------------------------------------
+// The API's own description
+
+async function getOpenApiDocument(request: ApiRequest): Promise<ApiResponse> {
+  return noQueryParameters(request) ?? jsonResponse(200, openApiDocument);
 }

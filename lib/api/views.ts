@@ -2,51 +2,11 @@
  * What the API shows of stored containers and of decisions: the status a
  * `kubectl get pods` user expects, with instants as ISO-8601 strings.
  */
-import { hasExpired, type ContainerPhase, type ContainerState, type Decision, type DecisionKind } from '../core/index.ts';
+import { hasExpired, type ContainerState, type Decision } from '../core/index.ts';
+import type { ContainerView, DecisionView } from './responses.ts';
 
-export interface LastExitView {
-  readonly exitCode: number;
-  readonly reason?: string;
-  readonly startedAt?: string;
-  readonly finishedAt: string;
-}
-
-export interface ContainerView {
-  readonly key: string;
-  readonly namespace: string;
-  readonly pod: string;
-  readonly podUid?: string;
-  readonly container: string;
-  readonly state: ContainerPhase;
-  readonly reason?: string;
-  readonly restartCount: number;
-  readonly lastExit?: LastExitView;
-  /** The back-off the next crash will get: 0 once the entry has expired (a crash now restarts at once). */
-  readonly backoffMs: number;
-  /** When the pending restart is due; null when none is pending. */
-  readonly nextRestartAt: string | null;
-  /** When the latest restart was dispatched. */
-  readonly lastRestartAt?: string;
-  readonly message?: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
-
-/** The response to one exit event (DESIGN §4). */
-export interface DecisionView {
-  readonly key: string;
-  readonly decision: DecisionKind;
-  /** ISO-8601; null when the container will not restart. */
-  readonly restartAt: string | null;
-  /** The id the restart's stream notice and `Container Restart Requested` carry. */
-  readonly restartId?: string;
-  readonly delayMs: number;
-  readonly restartCount: number;
-  readonly backoffMs: number;
-  readonly state: ContainerPhase;
-  readonly reason?: string;
-  readonly message: string;
-}
+// The shapes are defined once, as the schemas the OpenAPI document is made from.
+export type { ContainerView, DecisionView, LastExitView } from './responses.ts';
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -75,6 +35,9 @@ export function toContainerView(state: ContainerState, now: number): ContainerVi
             ...(lastExit.reason !== undefined ? { reason: lastExit.reason } : {}),
             ...(lastExit.startedAt !== undefined ? { startedAt: iso(lastExit.startedAt) } : {}),
             finishedAt: iso(lastExit.finishedAt),
+            ...(lastExit.reportedFinishedAt !== undefined && lastExit.reportedFinishedAt !== lastExit.finishedAt
+              ? { reportedFinishedAt: iso(lastExit.reportedFinishedAt) }
+              : {}),
           },
         }
       : {}),

@@ -12,7 +12,7 @@ import { consoleLine } from '../local/event-log.ts';
 import { addConnectionOptions, callApi, connect, type Connection, type ConnectionFlags } from './connection.ts';
 import { flagParser, UsageError } from './errors.ts';
 import { ENV_PREFIX } from './local.ts';
-import type { CliIo } from './program.ts';
+import type { CliIo } from './io.ts';
 import { LiveLine, type LiveStream } from './supervise.ts';
 
 /** How far back a Logs Insights query looks when --since is not given (it needs a time range). */

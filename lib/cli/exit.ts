@@ -10,7 +10,7 @@ import type { ExitEventInput } from '../client/client.ts';
 import { BACKOFF_PRESET_NAMES, formatDuration, parseContainerKey, parseDuration, RESTART_POLICIES, type RestartPolicy } from '../core/index.ts';
 import { addConnectionOptions, callApi, connect, type ConnectionFlags } from './connection.ts';
 import { flagParser, UsageError } from './errors.ts';
-import type { CliIo } from './program.ts';
+import type { CliIo } from './io.ts';
 
 /** The flags that shape how a container restarts, shared by `exit` and `supervise`. */
 export interface RestartFlags {
@@ -34,7 +34,7 @@ export function addRestartOptions(command: Command): Command {
     .addOption(new Option('--policy <preset>', 'back-off preset (initial and max back-off)').choices(BACKOFF_PRESET_NAMES))
     .addOption(new Option('--initial-backoff <duration>', 'first back-off, e.g. 10s').argParser(flagParser('--initial-backoff', parsePolicyDuration)))
     .addOption(new Option('--max-backoff <duration>', 'back-off cap, e.g. 5m').argParser(flagParser('--max-backoff', parsePolicyDuration)))
-    .addOption(new Option('--reset-after <duration>', 'a run longer than this resets the back-off (default 2 × max)').argParser(flagParser('--reset-after', parsePolicyDuration)))
+    .addOption(new Option('--reset-after <duration>', 'a run longer than this resets the back-off (default 10m, as kubelet ≥ 1.32)').argParser(flagParser('--reset-after', parsePolicyDuration)))
     .addOption(new Option('--jitter <factor>', 'jitter factor in [0, 1]').argParser(flagParser('--jitter', parseFactor)));
 }
 
@@ -65,12 +65,13 @@ interface ExitFlags extends ConnectionFlags, RestartFlags {
   readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly exitId?: string;
+  readonly restartCount?: number;
   readonly file?: string;
   readonly json?: boolean;
 }
 
 /** Flags that describe the event itself, which a --file replaces. */
-const EVENT_FLAGS = ['pod', 'container', 'podUid', 'containerHash', 'exitCode', 'reason', 'startedAt', 'finishedAt', 'exitId', 'restartPolicy', 'maxRestarts', 'policy', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter'] as const;
+const EVENT_FLAGS = ['pod', 'container', 'podUid', 'containerHash', 'exitCode', 'reason', 'startedAt', 'finishedAt', 'exitId', 'restartCount', 'restartPolicy', 'maxRestarts', 'policy', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter'] as const;
 
 export function registerExit(program: Command, io: CliIo, readStdin: () => Promise<string> = readProcessStdin): void {
   const command = program
@@ -85,7 +86,8 @@ export function registerExit(program: Command, io: CliIo, readStdin: () => Promi
     .option('--reason <reason>', 'why it exited (default: Completed for 0, Error otherwise)')
     .option('--started-at <instant>', 'when this run started: ISO-8601 or epoch ms', flagParser('--started-at', parseInstantFlag))
     .option('--finished-at <instant>', 'when it exited: ISO-8601 or epoch ms (default: now)', flagParser('--finished-at', parseInstantFlag))
-    .option('--exit-id <id>', 'idempotency key: the same exit posted twice takes one decision');
+    .option('--exit-id <id>', 'idempotency key: the same exit posted twice takes one decision')
+    .option('--restart-count <n>', 'restarts before the run that ended (0 for the first run): tells exits apart when timestamps cannot', flagParser('--restart-count', parseCount));
   addRestartOptions(command);
   command
     .option('--file <path>', 'post the event(s) in a JSON file ("-" for stdin): one event or { "events": [...] }')
@@ -118,6 +120,7 @@ export function registerExit(program: Command, io: CliIo, readStdin: () => Promi
       ...(flags.startedAt !== undefined ? { startedAt: flags.startedAt } : {}),
       finishedAt: flags.finishedAt ?? Date.now(),
       ...(flags.exitId !== undefined ? { exitId: flags.exitId } : {}),
+      ...(flags.restartCount !== undefined ? { restartCount: flags.restartCount } : {}),
       ...restartFields(flags),
     };
     const view = await callApi(connection, () => connection.client.postExit(event));

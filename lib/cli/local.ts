@@ -33,7 +33,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
     .addOption(flag('--data-dir <dir>', 'where the table, schedules and event log live', 'DATA_DIR').default('./.restart-scheduler'))
     .addOption(flag('--in-memory', 'keep nothing on disk', 'IN_MEMORY'))
     .addOption(flag('--sync-period <duration>', 'how often the sync runs', 'SYNC_PERIOD').default(10_000, '10s').argParser(flagParser('--sync-period', parsePositiveDuration)))
-    .addOption(flag('--precision <precision>', 'second: two-stage timers; minute: schedules alone', 'PRECISION').default('second').choices(PRECISIONS))
+    .addOption(flag('--precision <precision>', 'second: two-stage timers; minute: a schedule alone for waits over 2 minutes (under 2 minutes late)', 'PRECISION').default('second').choices(PRECISIONS))
     .addOption(flag('--token <token>', 'require Authorization: Bearer <token> on every request', 'TOKEN'))
     .addOption(flag('--allow-remote', 'allow a non-loopback --host (requires --token)', 'ALLOW_REMOTE'))
     .addOption(flag('--quiet', 'do not print a line per event', 'QUIET'))
@@ -74,6 +74,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
       const delays = simulateTimeline(policy, Array(8).fill(0)).map((step) => formatDuration(step.delayMs));
       print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
       print(`restart-scheduler listening on ${runtime.url}`);
+      print(`console: ${runtime.url}/`);
       await stopped;
     });
 }

@@ -40,7 +40,7 @@ export function policyOptions(envPrefix?: string): Option[] {
     option('--policy <preset>', `back-off preset: ${BACKOFF_PRESET_NAMES.join(' | ')}`, 'POLICY').default('kubelet').argParser(flagParser('--policy', parsePreset)),
     option('--initial-backoff <duration>', 'first back-off, e.g. 10s', 'INITIAL_BACKOFF').argParser(flagParser('--initial-backoff', parseDuration)),
     option('--max-backoff <duration>', 'back-off cap, e.g. 5m', 'MAX_BACKOFF').argParser(flagParser('--max-backoff', parseDuration)),
-    option('--reset-after <duration>', 'a run longer than this resets the back-off (default 2 × max)', 'RESET_AFTER').argParser(flagParser('--reset-after', parseDuration)),
+    option('--reset-after <duration>', 'a run longer than this resets the back-off (default 10m, as kubelet ≥ 1.32)', 'RESET_AFTER').argParser(flagParser('--reset-after', parseDuration)),
     option('--jitter <factor>', 'jitter factor in [0, 1] (default 0, as kubelet)', 'JITTER').argParser(flagParser('--jitter', parseFactor)),
   ];
 }

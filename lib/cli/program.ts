@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitStatus, UsageError } from './errors.ts';
+import type { CliIo } from './io.ts';
 import { registerEvents } from './events.ts';
 import { registerExit } from './exit.ts';
 import { registerLocal } from './local.ts';
@@ -9,11 +10,6 @@ import { registerSupervise } from './supervise.ts';
 
 /** Exit code for a mistake in how the CLI was called (bad flag, unknown command). */
 export const USAGE_EXIT_CODE = 2;
-
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-}
 
 const defaultIo: CliIo = {
   out: (text) => process.stdout.write(`${text}\n`),

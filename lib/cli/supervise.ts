@@ -12,12 +12,12 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { DecisionView } from '../api/views.ts';
 import { ApiError, type ExitEventInput, type RestartSchedulerClient } from '../client/client.ts';
-import { containerKey, formatDuration, type ContainerRef } from '../core/index.ts';
+import { countdown } from '../client/format.ts';
+import { containerKey, formatDuration, terminationReason, type ContainerRef } from '../core/index.ts';
 import { addConnectionOptions, connect, explainRequestError, type Connection, type ConnectionFlags } from './connection.ts';
 import { ExitStatus } from './errors.ts';
 import { addRestartOptions, restartFields, type RestartFlags } from './exit.ts';
-import type { CliIo } from './program.ts';
-import { countdown } from './status.ts';
+import type { CliIo } from './io.ts';
 
 // ---------------------------------------------------------------------------
 // A line that rewrites itself on a terminal
@@ -177,6 +177,11 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     );
     if (restarts) await restarts.connect(STREAM_CONNECT_TIMEOUT_MS);
 
+    // The restarts before the run about to start, sent with its exit so that
+    // whole-second timestamps can never make two runs' exits look alike. A new
+    // supervise of a known container carries on from the service's count: past
+    // a Terminated run, or in place of the restart it was still waiting for.
+    let runRestartCount = known ? known.restartCount + (known.state === 'Terminated' ? 1 : 0) : 0;
     let restartCount: number | undefined;
     for (;;) {
       if (stopSignal) return signalExitCode(stopSignal);
@@ -195,7 +200,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       const finishedAt = Date.now();
       const exitCode = ended.code ?? 128 + signalNumber(ended.signal);
       const reason = ended.signal ?? undefined;
-      const shownReason = reason ?? (exitCode === 0 ? 'Completed' : 'Error');
+      const shownReason = terminationReason({ exitCode, reason });
       const forwarded = stopSignal !== undefined;
 
       const event: ExitEventInput = {
@@ -205,6 +210,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
         startedAt,
         finishedAt,
         exitId: randomUUID(),
+        restartCount: runRestartCount,
         ...options.restart,
         // Stopped on purpose: report the exit, but the container ends Terminated rather than waiting for a restart.
         ...(forwarded ? { restartPolicy: 'Never' as const } : {}),
@@ -256,6 +262,7 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
       }
       if (!restarted) return signalExitCode(stopSignal ?? 'SIGTERM');
       restartCount = decision.restartCount;
+      runRestartCount = decision.restartCount;
     }
   } catch (error) {
     throw explainRequestError(error, connection);

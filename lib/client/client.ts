@@ -6,9 +6,9 @@
  */
 import type { ContainerView, DecisionView } from '../api/views.ts';
 import type { EventRecord } from '../core/index.ts';
-import type { RestartNotice } from '../ports.ts';
+import type { RestartNotice, SequencedEvent } from '../ports.ts';
 
-export type { RestartNotice } from '../ports.ts';
+export type { RestartNotice, SequencedEvent } from '../ports.ts';
 
 /** One wire-format exit event (times as ISO-8601 strings or epoch ms). */
 export interface ExitEventInput {
@@ -22,10 +22,26 @@ export interface ExitEventInput {
   readonly startedAt?: string | number;
   readonly finishedAt: string | number;
   readonly exitId?: string;
+  /** The restarts before the run that ended (0 for the first run). */
+  readonly restartCount?: number;
   readonly restartPolicy?: 'Always' | 'OnFailure' | 'Never';
   readonly restartPolicyRules?: readonly unknown[];
   readonly maxRestarts?: number;
   readonly backoffPolicy?: Record<string, unknown>;
+}
+
+export interface StreamOptions {
+  /** Only this container's entries. */
+  readonly key?: string;
+  /** Start after this sequence number instead of "from now". */
+  readonly after?: number;
+  readonly signal?: AbortSignal;
+  /** Wait before reconnecting. @default 250 ms */
+  readonly retryMs?: number;
+  /** Called each time the stream is (re)connected. */
+  readonly onConnect?: () => void;
+  /** Called when the connection drops; the stream reconnects on its own. */
+  readonly onDisconnect?: (error: unknown) => void;
 }
 
 /** Signs a request (SigV4 for the AWS deployment); returns the headers to send. */
@@ -58,7 +74,8 @@ export class RestartSchedulerClient {
 
   constructor(private readonly options: ClientOptions) {
     this.base = new URL(options.endpoint.endsWith('/') ? options.endpoint : `${options.endpoint}/`);
-    this.fetch = options.fetch ?? globalThis.fetch;
+    // Called through a wrapper: a browser's fetch throws when called as another object's method.
+    this.fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
 
   get endpoint(): string {
@@ -106,14 +123,20 @@ export class RestartSchedulerClient {
    * restarted, say) with `Last-Event-ID`, so no restart is missed or repeated.
    * `after` starts from a sequence number instead of "from now".
    */
-  async streamRestarts(
-    onRestart: (restart: RestartNotice) => void,
-    options: { key?: string; after?: number; signal?: AbortSignal; retryMs?: number; onConnect?: () => void } = {},
-  ): Promise<void> {
+  async streamRestarts(onRestart: (restart: RestartNotice) => void, options: StreamOptions = {}): Promise<void> {
+    await this.follow('v1/restarts/stream', 'restart', (seq, data) => onRestart({ seq, ...(data as Omit<RestartNotice, 'seq'>) }), options);
+  }
+
+  /** Follows the event record stream (local runtime) the same way: each record once, in order, across reconnects. */
+  async streamEvents(onEvent: (event: SequencedEvent) => void, options: StreamOptions = {}): Promise<void> {
+    await this.follow('v1/events/stream', 'record', (seq, data) => onEvent({ seq, record: data as EventRecord }), options);
+  }
+
+  private async follow(path: string, eventName: string, deliver: (seq: number, data: unknown) => void, options: StreamOptions): Promise<void> {
     let lastSeq = options.after;
     while (!options.signal?.aborted) {
       try {
-        const url = this.url('v1/restarts/stream', options.key ? { key: options.key } : {});
+        const url = this.url(path, options.key ? { key: options.key } : {});
         const headers: Record<string, string> = { accept: 'text/event-stream', ...this.authHeaders() };
         if (lastSeq !== undefined) headers['last-event-id'] = String(lastSeq);
         const response = await this.fetch(url, { headers, ...(options.signal ? { signal: options.signal } : {}) });
@@ -121,15 +144,16 @@ export class RestartSchedulerClient {
         options.onConnect?.();
         for await (const message of readServerSentEvents(response.body)) {
           if (message.event === 'reset') lastSeq = undefined;
-          if (message.event !== 'restart' || message.id === undefined) continue;
+          if (message.event !== eventName || message.id === undefined) continue;
           const seq = Number(message.id);
           if (lastSeq !== undefined && seq <= lastSeq) continue;
           lastSeq = seq;
-          onRestart({ seq, ...(JSON.parse(message.data) as Omit<RestartNotice, 'seq'>) });
+          deliver(seq, JSON.parse(message.data));
         }
       } catch (error) {
         if (options.signal?.aborted) return;
         if (error instanceof ApiError && error.status < 500) throw error;
+        options.onDisconnect?.(error);
       }
       await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 250));
     }
@@ -177,25 +201,34 @@ export async function* readServerSentEvents(body: ReadableStream<Uint8Array>): A
   const decoder = new TextDecoder();
   let buffer = '';
   let current: { id?: string; event?: string; data: string[] } = { data: [] };
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline).replace(/\r$/, '');
-      buffer = buffer.slice(newline + 1);
-      if (line === '') {
-        if (current.data.length > 0 || current.event) {
-          yield { ...(current.id !== undefined ? { id: current.id } : {}), event: current.event ?? 'message', data: current.data.join('\n') };
+  // A reader rather than async iteration, which not every browser offers on a ReadableStream.
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value: chunk } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        if (line === '') {
+          if (current.data.length > 0 || current.event) {
+            yield { ...(current.id !== undefined ? { id: current.id } : {}), event: current.event ?? 'message', data: current.data.join('\n') };
+          }
+          current = { data: [] };
+        } else if (!line.startsWith(':')) {
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'id') current.id = value;
+          else if (field === 'event') current.event = value;
+          else if (field === 'data') current.data.push(value);
         }
-        current = { data: [] };
-      } else if (!line.startsWith(':')) {
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'id') current.id = value;
-        else if (field === 'event') current.event = value;
-        else if (field === 'data') current.data.push(value);
       }
     }
+  } finally {
+    // A consumer that stops early closes the connection rather than leaving it locked open.
+    reader.cancel().catch(() => undefined);
   }
 }

@@ -26,8 +26,9 @@ export interface BackoffParameters {
   readonly initialMs: number;
   readonly maxMs: number;
   /**
-   * A run longer than this (strictly) resets the back-off. client-go's default
-   * is 2 × max; KEP-5593 uses a flat 10 minutes.
+   * A run longer than this (strictly) resets the back-off, and an entry idle
+   * longer than this is collected. client-go's default is 2 × max; kubelet
+   * (≥ 1.32) sets a flat 10 minutes for every initial and max.
    */
   readonly resetAfterMs: number;
   /** 0 disables jitter (kubelet's behaviour). */

@@ -7,6 +7,7 @@ export * from './backoff.ts';
 export * from './container.ts';
 export * from './duration.ts';
 export * from './events.ts';
+export * from './exit-report.ts';
 export * from './model.ts';
 export * from './planner.ts';
 export * from './policy.ts';

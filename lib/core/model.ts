@@ -13,8 +13,19 @@ export interface ExitEvent extends ContainerRef {
   readonly reason?: string;
   readonly startedAt?: number;
   readonly finishedAt: number;
+  /**
+   * The unit the workload's timestamps were reported in: 1000 for whole seconds
+   * (`2026-01-01T12:00:05Z`), 100 for tenths, 1 (the default) for milliseconds.
+   */
+  readonly timestampResolutionMs?: number;
   /** Idempotency key: the same exit reported twice carries the same id. */
   readonly exitId?: string;
+  /**
+   * The restarts before the run that ended (kubelet's `containerStatus.restartCount`:
+   * 0 for the first run). When present it decides whether the exit is new, a
+   * repeat, or from an older run, whatever the timestamps say.
+   */
+  readonly restartCount?: number;
   readonly restartPolicy?: RestartPolicy;
   readonly restartPolicyRules?: readonly RestartPolicyRule[];
   readonly maxRestarts?: number;
@@ -26,11 +37,26 @@ export const CONTAINER_PHASES = ['Running', 'CrashLoopBackOff', 'Terminated'] as
 /** kubectl's view of a container: what `status` and `GET /v1/containers` show. */
 export type ContainerPhase = (typeof CONTAINER_PHASES)[number];
 
+/**
+ * The last exit as stored. `finishedAt` and `startedAt` are on the service's
+ * clock (see `placeExit`); the `reported…` fields are the workload's own
+ * clock, kept only to recognise a repeat of the same report.
+ */
 export interface ExitRecord {
   readonly exitCode: number;
   readonly reason?: string;
+  /** The run's start on the service's clock: `finishedAt` minus the run's reported length. */
   readonly startedAt?: number;
+  /** The exit on the service's clock: what the back-off counted from. */
   readonly finishedAt: number;
+  /** When the exit reached the service. Absent on entries written before it was kept. */
+  readonly receivedAt?: number;
+  /** The restart count of the run that ended: as reported, else the restarts dispatched before it. */
+  readonly restartCount?: number;
+  /** `finishedAt` as the workload reported it. Absent on entries written before it was kept (then `finishedAt` is). */
+  readonly reportedFinishedAt?: number;
+  /** `startedAt` as the workload reported it. */
+  readonly reportedStartedAt?: number;
   readonly exitId?: string;
 }
 

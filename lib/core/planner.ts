@@ -11,10 +11,15 @@
  * - otherwise → restart at `max(now, finishedAt + backoff)`, entry
  *   `{min(2 × backoff, max), restartAt}` — `restartAt` is when kubelet's ideal
  *   sync loop would have called `next`.
+ *
+ * `finishedAt` here is the exit placed on the service's clock (`placeExit`):
+ * the workload's clock may be wrong, and the restart must not be early in real
+ * time for that.
  */
 import { hasExpired, nextEntry, type Random } from './backoff.ts';
 import { backOffEventMessage, backOffStatusMessage, containerKey, formatPod, pickRef, restartIdOf } from './container.ts';
 import { formatDuration } from './duration.ts';
+import { classifyExit, placeExit, runRestartCount, type ExitPlacement } from './exit-report.ts';
 import { eventRecord } from './events.ts';
 import type { ContainerState, Decision, DecisionKind, EventRecord, ExitEvent, ExitRecord } from './model.ts';
 import { decideRestart, type BackoffPolicy, type RestartPolicy } from './policy.ts';
@@ -40,16 +45,21 @@ export interface ExitPlan {
 
 export function planExit(stored: ContainerState | undefined, exit: ExitEvent, options: PlanOptions): ExitPlan {
   const key = containerKey(exit);
-  const replay = stored && classifyReplay(stored, exit);
-  if (stored && replay) return { decision: repeatDecision(stored, replay), events: [] };
-
   const { policy, now } = options;
+  const replay = stored && classifyExit(stored, exit, now);
+  if (stored && replay && replay !== 'New') return { decision: repeatDecision(stored, replay), events: [] };
+
+  const placed = placeExit(stored, exit, now);
   const ref = { key, ...pickRef(exit) };
   const lastExit: ExitRecord = {
     exitCode: exit.exitCode,
-    finishedAt: exit.finishedAt,
     ...(exit.reason !== undefined ? { reason: exit.reason } : {}),
-    ...(exit.startedAt !== undefined ? { startedAt: exit.startedAt } : {}),
+    ...(placed.startedAt !== undefined ? { startedAt: placed.startedAt } : {}),
+    finishedAt: placed.finishedAt,
+    receivedAt: now,
+    restartCount: runRestartCount(stored, exit),
+    reportedFinishedAt: exit.finishedAt,
+    ...(exit.startedAt !== undefined ? { reportedStartedAt: exit.startedAt } : {}),
     ...(exit.exitId !== undefined ? { exitId: exit.exitId } : {}),
   };
   const base = {
@@ -65,7 +75,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
     exitCode: exit.exitCode,
     ...(exit.reason !== undefined ? { reason: exit.reason } : {}),
     restartCount: base.restartCount,
-    message: `Container ${exit.container} in pod ${formatPod(exit)} exited with code ${exit.exitCode} (${terminationReason(exit)})`,
+    message: `Container ${exit.container} in pod ${formatPod(exit)} exited with code ${exit.exitCode} (${terminationReason(exit)})${clockNote(exit, placed)}`,
   });
 
   const verdict = decideRestart(
@@ -100,15 +110,15 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
   }
 
   const entry = stored?.backoff;
-  // A workload's clock may run ahead (finishedAt may be up to minutes in the
-  // future): an exit cannot have finished after it was reported, so the back-off
-  // is measured from whichever is earlier. The reported value is kept as is.
-  const finishedAt = Math.min(exit.finishedAt, now);
-  const expired = entry !== undefined && hasExpired(finishedAt, entry.lastUpdate, policy.resetAfterMs);
+  // Whether the run proved stable is judged from the earliest instant the exit
+  // can have happened, the wait from the latest: neither a reset nor a restart
+  // comes early because the workload's clock is wrong.
+  const { finishedAt, earliestFinishedAt } = placed;
+  const expired = entry !== undefined && hasExpired(earliestFinishedAt, entry.lastUpdate, policy.resetAfterMs);
   const delayMs = entry && !expired ? entry.backoffMs : 0;
   const restartAt = Math.max(now, finishedAt + delayMs);
   // `next` runs at the instant kubelet would restart: that is the entry's lastUpdate.
-  const backoff = nextEntry(entry, finishedAt, restartAt, policy, options.random);
+  const backoff = nextEntry(entry, earliestFinishedAt, restartAt, policy, options.random);
   const restartCount = base.restartCount + 1;
   const kind: DecisionKind = restartAt > now ? 'RestartScheduled' : 'RestartNow';
   const waiting = kind === 'RestartScheduled';
@@ -144,7 +154,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
       eventRecord('BackoffReset', ref, now, {
         restartCount: base.restartCount,
         backoffMs: backoff.backoffMs,
-        message: `Back-off reset for container=${exit.container} pod=${formatPod(exit)}: ${formatDuration(finishedAt - entry.lastUpdate)} since the last restart, longer than ${formatDuration(policy.resetAfterMs)}`,
+        message: `Back-off reset for container=${exit.container} pod=${formatPod(exit)}: ${formatDuration(earliestFinishedAt - entry.lastUpdate)} since the last restart, longer than ${formatDuration(policy.resetAfterMs)}`,
       }),
     );
   }
@@ -173,25 +183,6 @@ export function terminationReason(exit: Pick<ExitEvent, 'exitCode' | 'reason'>):
 
 type Replay = 'Duplicate' | 'Stale';
 
-/**
- * Is this exit one we have already decided on? The same exit id, or the same
- * `finishedAt` without two distinct exit ids to tell the exits apart, is a
- * duplicate; an older `finishedAt` is stale. Two exits of zero-length runs can
- * share a `finishedAt` (the conformance vectors have them), which is why
- * distinct exit ids make an equal `finishedAt` a new exit.
- */
-function classifyReplay(stored: ContainerState, exit: ExitEvent): Replay | undefined {
-  if (exit.exitId !== undefined && stored.recentExitIds.includes(exit.exitId)) return 'Duplicate';
-  const last = stored.lastExit;
-  if (!last) return undefined;
-  if (exit.finishedAt < last.finishedAt) return 'Stale';
-  if (exit.finishedAt === last.finishedAt) {
-    const distinct = exit.exitId !== undefined && last.exitId !== undefined && exit.exitId !== last.exitId;
-    if (!distinct) return 'Duplicate';
-  }
-  return undefined;
-}
-
 /** The earlier decision, relabelled: a replay changes nothing. */
 function repeatDecision(stored: ContainerState, kind: Replay): Decision {
   const earlier = stored.lastDecision;
@@ -209,6 +200,15 @@ function repeatDecision(stored: ContainerState, kind: Replay): Decision {
     ...(stored.reason !== undefined ? { reason: stored.reason } : {}),
     message: `${kind === 'Duplicate' ? 'duplicate of an exit already handled' : 'older than the last exit handled'}; ${earlier?.message ?? stored.message ?? 'no change'}`,
   };
+}
+
+/** Says in the Exited record when the reported finishedAt could not be taken as it was. */
+function clockNote(exit: ExitEvent, placed: ExitPlacement): string {
+  if (placed.clock === 'consistent') return '';
+  const reported = new Date(exit.finishedAt).toISOString();
+  return placed.clock === 'ahead'
+    ? `; finishedAt ${reported} is after the exit reached the service (the workload's clock runs ahead): counted from its arrival`
+    : `; finishedAt ${reported} is before the run can have ended (the workload's clock runs behind): counted from its arrival`;
 }
 
 function rememberExitId(ids: readonly string[], exitId: string | undefined): string[] {

@@ -1,13 +1,21 @@
 import type { BackoffParameters } from './backoff.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 
-/** Named back-off presets. */
+/**
+ * kubelet's reset threshold since 1.32: its `HasExpiredFunc` is
+ * `eventTime − lastUpdate > 600 s` for every initial and max back-off (the
+ * defaults, the `ReduceDefaultCrashLoopBackOffDecay` gate's 1 s / 60 s, and the
+ * `KubeletCrashLoopBackOffMax` node setting), replacing client-go's own 2 × max.
+ */
+export const KUBELET_RESET_AFTER_MS = 600_000;
+
+/** Named back-off presets; both reset after kubelet's 10 minutes. */
 export const BACKOFF_PRESETS = {
   /** kubelet's CrashLoopBackOff: 10 s doubling to 5 minutes. */
-  kubelet: { initialMs: 10_000, maxMs: 300_000 },
-  /** KEP-4603 reduced decay: 1 s doubling to 60 s. */
-  reduced: { initialMs: 1_000, maxMs: 60_000 },
-} as const satisfies Record<string, { initialMs: number; maxMs: number }>;
+  kubelet: { initialMs: 10_000, maxMs: 300_000, resetAfterMs: KUBELET_RESET_AFTER_MS },
+  /** KEP-4603 reduced decay (`ReduceDefaultCrashLoopBackOffDecay`): 1 s doubling to 60 s. */
+  reduced: { initialMs: 1_000, maxMs: 60_000, resetAfterMs: KUBELET_RESET_AFTER_MS },
+} as const satisfies Record<string, { initialMs: number; maxMs: number; resetAfterMs: number }>;
 
 export type BackoffPresetName = keyof typeof BACKOFF_PRESETS;
 
@@ -25,7 +33,7 @@ export interface BackoffPolicyInput {
   readonly preset?: BackoffPresetName;
   readonly initial?: number | string;
   readonly max?: number | string;
-  /** @default 2 × max (client-go) */
+  /** @default 10m, kubelet's since 1.32 whatever the initial and max (client-go's own default is 2 × max) */
   readonly resetAfter?: number | string;
   /** @default 0 (kubelet uses no jitter) */
   readonly jitterFactor?: number;
@@ -44,7 +52,8 @@ export class PolicyError extends Error {
 /**
  * Resolves a policy. The KEP-5593 rule applies: a max below the initial back-off
  * lowers the initial back-off to max (`maxContainerRestartPeriod`), rather than
- * being an error. The reset threshold defaults to 2 × max, as in client-go.
+ * being an error. The reset threshold defaults to the preset's, 10 minutes for
+ * every preset and for a custom initial or max, as kubelet ≥ 1.32 does.
  */
 export function resolveBackoffPolicy(input: BackoffPolicyInput = {}): BackoffPolicy {
   const presetName = input.preset ?? 'kubelet';
@@ -57,7 +66,7 @@ export function resolveBackoffPolicy(input: BackoffPolicyInput = {}): BackoffPol
   // An explicit max with no explicit initial keeps the preset's initial, and the
   // KEP-5593 rule lowers it when max is smaller.
   const initialMs = Math.min(toMs('initial', input.initial ?? preset.initialMs), maxMs);
-  const resetAfterMs = input.resetAfter === undefined ? 2 * maxMs : toMs('resetAfter', input.resetAfter);
+  const resetAfterMs = toMs('resetAfter', input.resetAfter ?? preset.resetAfterMs);
   const jitterFactor = input.jitterFactor ?? 0;
   if (initialMs < 1) throw new PolicyError('initial', 'must be at least 1ms');
   if (resetAfterMs < 1) throw new PolicyError('resetAfter', 'must be at least 1ms');

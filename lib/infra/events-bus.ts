@@ -36,7 +36,8 @@ export class EventsBus extends Construct {
   readonly archive: events.Archive;
   /**
    * Exit events that could not be handled: EventBridge's undeliverable ones,
-   * and the exit handler's async invocations that failed every retry.
+   * the exit handler's async invocations that failed every retry, and each
+   * invalid event of a bus batch, with its issues (`RejectedExitEvent`).
    */
   readonly exitDeadLetterQueue: sqs.Queue;
   private readonly props: EventsBusProps;
@@ -79,6 +80,14 @@ export class EventsBus extends Construct {
         }),
       ],
     });
+  }
+
+  /**
+   * sqs:SendMessage on the exit dead-letter queue, for the exit handler: it
+   * parks there each invalid event of a bus batch, with its issues.
+   */
+  grantSendExitDeadLetters(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [this.exitDeadLetterQueue.queueArn] });
   }
 
   /** events:PutEvents on this bus (the handlers publish restart and state events). */

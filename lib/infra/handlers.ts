@@ -5,15 +5,15 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../adapters/dynamodb/schema.ts';
-import { ENV, type Precision } from '../config.ts';
-import { formatDuration, type BackoffPolicy } from '../core/index.ts';
+import { ENV } from '../config.ts';
+import { formatDuration } from '../core/index.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../ports.ts';
 import type { BackoffTable } from './backoff-table.ts';
 import { LOCK_FILE, PROJECT_ROOT, handlerBundling } from './bundling.ts';
 import type { EventsBus } from './events-bus.ts';
 import type { RestartTimers } from './restart-timers.ts';
 import { acknowledgeNag, acknowledgeWildcardResource } from './nag.ts';
-import { policyEnvironment } from './settings.ts';
+import { policyEnvironment, type HandlerSettings } from './handler-settings.ts';
 
 export type HandlerName = 'exit' | 'restart' | 'sync';
 
@@ -25,21 +25,6 @@ export const DEFAULT_HANDLER_ENTRIES: HandlerEntries = {
   restart: `${PROJECT_ROOT}lambdas/restart.ts`,
   sync: `${PROJECT_ROOT}lambdas/sync.ts`,
 };
-
-/** What the handlers need to know about the service, beyond where its resources are. */
-export interface HandlerSettings {
-  /** The service-wide back-off policy (kubelet's by default). */
-  readonly policy: BackoffPolicy;
-  readonly precision: Precision;
-  /** Per-namespace defaults as the JSON the handlers read from NAMESPACE_DEFAULTS; absent when none. */
-  readonly namespaceDefaultsJson?: string;
-  /** Shards of both sparse indexes. */
-  readonly shards: number;
-  /** How long an entry outlives its reset threshold before DynamoDB TTL may delete it. */
-  readonly entryRetentionMs: number;
-  readonly recoveryGraceMs: number;
-  readonly dispatchLeaseMs: number;
-}
 
 export interface HandlersProps {
   readonly table: BackoffTable;
@@ -178,6 +163,7 @@ export class Handlers extends Construct {
         [ENV.schedulerRoleArn]: timers.schedulerRole.roleArn,
         [ENV.restartFunctionArn]: this.restart.functionArn,
         [ENV.scheduleDeadLetterArn]: timers.deadLetterQueue.queueArn,
+        [ENV.exitDeadLetterQueueUrl]: bus.exitDeadLetterQueue.queueUrl,
       },
       {
         // Bus events arrive asynchronously; one that fails every retry is kept, not dropped.
@@ -209,6 +195,7 @@ export class Handlers extends Construct {
     timers.grantCreateSchedules(this.exit);
     timers.grantSendToFineStage(this.exit);
     bus.grantPutEvents(this.exit);
+    bus.grantSendExitDeadLetters(this.exit);
 
     table.grant(this.restart, { table: ['GetItem', 'PutItem'] });
     timers.grantSendToFineStage(this.restart);

@@ -3,6 +3,7 @@ export * from './backoff-table.ts';
 export * from './bundling.ts';
 export * from './event-queries.ts';
 export * from './events-bus.ts';
+export * from './handler-settings.ts';
 export * from './handlers.ts';
 export * from './ingress.ts';
 export * from './nag.ts';

@@ -14,6 +14,8 @@ export const API_ROUTES = [
   { method: apigw.HttpMethod.GET, path: '/v1/containers' },
   { method: apigw.HttpMethod.GET, path: '/v1/containers/{key}' },
   { method: apigw.HttpMethod.DELETE, path: '/v1/containers/{key}' },
+  // The OpenAPI 3.1 document of these routes (docs/openapi.json).
+  { method: apigw.HttpMethod.GET, path: '/v1/openapi.json' },
 ] as const;
 
 export type RouteKey = `${(typeof API_ROUTES)[number]['method']} ${(typeof API_ROUTES)[number]['path']}`;

@@ -110,7 +110,10 @@ export class Observability extends Construct {
       new cloudwatch.GraphWidget({ title, left, width: 12, height: 6, ...extra });
 
     this.dashboard.addWidgets(
-      graph('Exits received', [serviceMetric('ExitsReceived', 'Sum', undefined, 'exits')]),
+      graph('Exits received', [
+        serviceMetric('ExitsReceived', 'Sum', undefined, 'exits'),
+        serviceMetric('ExitEventsRejected', 'Sum', undefined, 'rejected on the bus (dead-lettered)'),
+      ]),
       graph('Restarts', [
         serviceMetric('RestartsScheduled', 'Sum', undefined, 'scheduled'),
         serviceMetric('RestartsDispatched', 'Sum', undefined, 'dispatched'),

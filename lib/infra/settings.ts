@@ -11,12 +11,12 @@ import {
   ConfigError,
   DEFAULT_SERVICE_CONFIG,
   durationSetting,
+  MINUTE_PRECISION_MAX_LATENESS_MS,
   policySetting,
   precisionSetting,
   type Precision,
 } from '../config.ts';
-import { formatDuration, type BackoffPolicy } from '../core/index.ts';
-import type { HandlerSettings } from './handlers.ts';
+import type { HandlerSettings } from './handler-settings.ts';
 
 /** The context keys the stack reads; prefixed so they never collide with CDK's own flags. */
 export const CONTEXT_KEYS = {
@@ -46,16 +46,21 @@ export const MAX_SHARDS = 256;
 export const DEFAULT_ENTRY_RETENTION_MS = TABLE_SCHEMA.defaultEntryRetentionMs;
 
 /**
- * Default lateness alarm threshold per precision. With `second` precision the
- * fine stage delivers within about a second of the instant, so 10 s of p99
- * lateness means something is wrong; with `minute` precision the instant is
- * rounded up to a whole minute at least 30 s ahead (up to 90 s late) and
- * Scheduler fires anywhere within that minute (60 s more), so the bar sits
- * just past their sum.
+ * What delivering a callback adds to its timer's own lateness: the invocation
+ * (a cold start included) and the handler's calls before it dispatches.
+ */
+export const DELIVERY_ALLOWANCE_MS = 10_000;
+
+/**
+ * Default lateness alarm threshold per precision: the timer's worst case plus
+ * the delivery allowance. With `second` precision the fine stage delivers
+ * within a second of the instant (whole-second `DelaySeconds`), so 10 s of p99
+ * lateness means something is wrong; with `minute` precision a restart can be
+ * up to `MINUTE_PRECISION_MAX_LATENESS_MS` (120 s) late by design.
  */
 export const DEFAULT_LATENESS_THRESHOLD_MS: Readonly<Record<Precision, number>> = {
-  second: 10_000,
-  minute: 160_000,
+  second: DELIVERY_ALLOWANCE_MS,
+  minute: MINUTE_PRECISION_MAX_LATENESS_MS + DELIVERY_ALLOWANCE_MS,
 };
 
 /** Everything the stack is configured with: what the handlers need, and the resources' own settings. */
@@ -124,16 +129,6 @@ export function readDeploySettings(context: ContextReader): DeploySettings {
     // EventBridge archives keep events for 1..∞ days; the cap keeps a typo from keeping them for centuries.
     archiveRetentionDays: numberContext(context, CONTEXT_KEYS.archiveRetentionDays, { min: 1, max: 3650, integer: true }) ?? 30,
     latenessAlarmThresholdMs,
-  };
-}
-
-/** The settings the handlers read, as duration strings their wiring parses back (`parseDuration`). */
-export function policyEnvironment(policy: BackoffPolicy): { initial: string; max: string; resetAfter: string; jitter: string } {
-  return {
-    initial: formatDuration(policy.initialMs),
-    max: formatDuration(policy.maxMs),
-    resetAfter: formatDuration(policy.resetAfterMs),
-    jitter: String(policy.jitterFactor),
   };
 }
 

@@ -2,7 +2,9 @@
  * `EventSink` for the local runtime:
  * - event records → `events.jsonl` under the data directory (the same JSON
  *   objects as the CloudWatch log lines), one readable console line each, and
- *   an in-memory index for `GET /v1/events`;
+ *   an in-memory index for `GET /v1/events`; each record's sequence number is
+ *   its line in the file, and `GET /v1/events/stream` follows them (resuming
+ *   with `Last-Event-ID` like the restart stream);
  * - restart dispatches → `restarts.jsonl`, a durable log with sequence
  *   numbers, streamed to SSE subscribers (`GET /v1/restarts/stream`), who
  *   resume after a reconnect with `Last-Event-ID`. A restart is appended at
@@ -15,9 +17,16 @@ import { join } from 'node:path';
 import { EVENT_RECORD_SCHEMA, type EventRecord } from '../core/index.ts';
 import type { EventQuery } from '../api/backend.ts';
 import { metricsOf } from '../metrics.ts';
-import { BUS_DETAIL_TYPES, type BusMessage, type EventSink, type MetricName, type RestartNotice, type RestartRequest } from '../ports.ts';
-
-export type RestartListener = (restart: RestartNotice) => void;
+import {
+  BUS_DETAIL_TYPES,
+  type BusMessage,
+  type EventSink,
+  type MetricName,
+  type RestartNotice,
+  type RestartRequest,
+  type SequencedEvent,
+} from '../ports.ts';
+import { SequencedLog } from './sequenced-log.ts';
 
 export interface LocalEventLogOptions {
   /** Directory for events.jsonl and restarts.jsonl; in memory only when omitted. */
@@ -29,28 +38,39 @@ export interface LocalEventLogOptions {
 }
 
 export class LocalEventLog implements EventSink {
-  private readonly events: EventRecord[] = [];
-  private readonly restarts: RestartNotice[] = [];
+  /**
+   * Event records, kept up to `memoryLimit` (older ones stay in the file,
+   * with their dispatch ids). A re-dispatch after a crash comes within a
+   * claim's lease, long before its record could be pushed out.
+   */
+  readonly events: SequencedLog<SequencedEvent>;
+  /** Dispatched restarts, kept up to `memoryLimit`: a client resuming further back than that misses the oldest. */
+  readonly restarts: SequencedLog<RestartNotice>;
   private readonly restartIds = new Set<string>();
   /** The restart ids of every Restarted / RestartRecovered record kept. */
   private readonly recordedDispatches = new Set<string>();
-  private readonly listeners = new Set<RestartListener>();
   private readonly counters = new Map<MetricName, number>();
   private readonly eventsFile: string | undefined;
   private readonly restartsFile: string | undefined;
-  private readonly memoryLimit: number;
 
   constructor(private readonly options: LocalEventLogOptions = {}) {
-    this.memoryLimit = options.memoryLimit ?? 200_000;
+    const memoryLimit = options.memoryLimit ?? 200_000;
+    this.events = new SequencedLog<SequencedEvent>(memoryLimit, ({ record }) => {
+      if (isDispatch(record)) this.recordedDispatches.delete(dispatchId(record));
+    });
+    this.restarts = new SequencedLog<RestartNotice>(memoryLimit, (restart) => this.restartIds.delete(restart.restartId));
     if (options.dir) {
       mkdirSync(options.dir, { recursive: true });
       this.eventsFile = join(options.dir, 'events.jsonl');
       this.restartsFile = join(options.dir, 'restarts.jsonl');
       for (const event of readJsonLines<EventRecord & { schema?: string }>(this.eventsFile)) {
         const { schema: _schema, ...record } = event;
-        this.remember(record);
+        this.events.restore(this.remember(record));
       }
-      for (const restart of readJsonLines<RestartNotice>(this.restartsFile)) this.rememberRestart(restart);
+      for (const restart of readJsonLines<RestartNotice>(this.restartsFile)) {
+        this.restartIds.add(restart.restartId);
+        this.restarts.restore(restart);
+      }
     }
   }
 
@@ -63,9 +83,9 @@ export class LocalEventLog implements EventSink {
       appendFileSync(this.eventsFile, events.map((event) => `${JSON.stringify({ schema: EVENT_RECORD_SCHEMA, ...event })}\n`).join(''));
     }
     for (const event of events) {
-      this.remember(event);
       this.options.echo?.(consoleLine(event));
       for (const point of metricsOf(event)) this.count(point.name, point.value);
+      this.events.append(this.remember(event));
     }
   }
 
@@ -75,7 +95,7 @@ export class LocalEventLog implements EventSink {
       const request = message.detail as unknown as RestartRequest;
       if (this.restartIds.has(request.restartId)) continue;
       const restart: RestartNotice = {
-        seq: (this.restarts.at(-1)?.seq ?? 0) + 1,
+        seq: this.restarts.nextSeq,
         restartId: request.restartId,
         key: request.key,
         restartCount: request.restartCount,
@@ -86,8 +106,8 @@ export class LocalEventLog implements EventSink {
       // Durable before anyone hears of it: a client that missed the live event
       // (it was reconnecting, or the runtime died) gets it from the log.
       if (this.restartsFile) appendFileSync(this.restartsFile, `${JSON.stringify(restart)}\n`);
-      this.rememberRestart(restart);
-      for (const listener of this.listeners) listener(restart);
+      this.restartIds.add(restart.restartId);
+      this.restarts.append(restart);
     }
   }
 
@@ -98,7 +118,7 @@ export class LocalEventLog implements EventSink {
   /** Event records matching `query`, oldest first: the latest `limit` of them. */
   query(query: EventQuery): EventRecord[] {
     const since = query.since;
-    const matching = this.events.filter(
+    const matching = this.events.all().map((entry) => entry.record).filter(
       (event) =>
         (query.type === undefined || event.type === query.type) &&
         (query.key === undefined || event.key === query.key) &&
@@ -107,47 +127,14 @@ export class LocalEventLog implements EventSink {
     return matching.slice(-query.limit);
   }
 
-  /** Restarts after sequence number `afterSeq`, for a stream resuming with Last-Event-ID. */
-  restartsAfter(afterSeq: number): RestartNotice[] {
-    return this.restarts.filter((restart) => restart.seq > afterSeq);
-  }
-
-  /** The sequence number of the latest restart (0 when none). */
-  get lastRestartSeq(): number {
-    return this.restarts.at(-1)?.seq ?? 0;
-  }
-
-  subscribe(listener: RestartListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
   counter(name: MetricName): number {
     return this.counters.get(name) ?? 0;
   }
 
-  /**
-   * Keeps the latest `memoryLimit` records (and their dispatch ids) in memory;
-   * older ones stay in the file. A re-dispatch after a crash comes within a
-   * claim's lease, long before its record could be pushed out.
-   */
-  private remember(event: EventRecord): void {
-    if (isDispatch(event)) this.recordedDispatches.add(dispatchId(event));
-    this.events.push(event);
-    if (this.events.length > this.memoryLimit) {
-      for (const old of this.events.splice(0, this.events.length - this.memoryLimit)) {
-        if (isDispatch(old)) this.recordedDispatches.delete(dispatchId(old));
-      }
-    }
-  }
-
-  /** The same bound for restarts: a client resuming further back than that misses the oldest. */
-  private rememberRestart(restart: RestartNotice): void {
-    this.restarts.push(restart);
-    this.restartIds.add(restart.restartId);
-    if (this.restarts.length > this.memoryLimit) {
-      for (const old of this.restarts.splice(0, this.restarts.length - this.memoryLimit)) this.restartIds.delete(old.restartId);
-    }
+  /** Numbers the next record (its line in the file) and notes its dispatch id. */
+  private remember(record: EventRecord): SequencedEvent {
+    if (isDispatch(record)) this.recordedDispatches.add(dispatchId(record));
+    return { seq: this.events.nextSeq, record };
   }
 
   private count(name: MetricName, value: number): void {

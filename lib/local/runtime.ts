@@ -10,11 +10,11 @@ import { join, resolve } from 'node:path';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoBackoffStore, ensureTable } from '../adapters/dynamodb/store.ts';
 import { parseRestartCallback, SchedulerRestartTimer } from '../adapters/scheduler/timer.ts';
-import { DEFAULT_SERVICE_CONFIG, type Precision } from '../config.ts';
+import { DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS, type Precision } from '../config.ts';
 import type { BackoffPolicy, Clock } from '../core/index.ts';
 import { createServiceBackend } from '../services/backend.ts';
 import { errorDetails, type OperationalLog, type ServiceDeps } from '../services/deps.ts';
-import { fireRestart } from '../services/fire-restart.ts';
+import { actionableAt, fireRestart } from '../services/fire-restart.ts';
 import { sync, type SyncReport } from '../services/sync.ts';
 import { LOCAL_AWS_CONFIG, startDynalite, type LocalDynamo } from './dynalite.ts';
 import { LocalEventLog } from './event-log.ts';
@@ -179,6 +179,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       port: options.port ?? 4750,
       backend,
       eventLog,
+      log,
       ...(options.token ? { token: options.token } : {}),
     });
     cleanups.push(() => server.close());
@@ -209,11 +210,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 /**
  * The in-process fine stage is precise, so with `second` precision a restart
  * is overdue a few seconds past its instant (more under a heavy load, where
- * timers fire late). With `minute` precision the schedule alone may be up to a
- * minute late by design: that is not an overdue restart.
+ * timers fire late). With `minute` precision a restart that waits on a
+ * schedule may be up to `MINUTE_PRECISION_MAX_LATENESS_MS` late by design:
+ * that is not an overdue restart.
  */
 export function defaultRecoveryGrace(precision: Precision, syncPeriodMs: number): number {
-  return precision === 'minute' ? 2 * 60_000 + 2 * syncPeriodMs : Math.max(5_000, 2 * syncPeriodMs);
+  return precision === 'minute' ? MINUTE_PRECISION_MAX_LATENESS_MS + 2 * syncPeriodMs : Math.max(5_000, 2 * syncPeriodMs);
 }
 
 /**
@@ -233,9 +235,7 @@ async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
       for (const state of page.items) {
         const restart = state.restart;
         if (!restart || restart.status === 'dispatched') continue;
-        const dueAt =
-          restart.status === 'dispatching' ? Math.max(restart.restartAt, (restart.claimedAt ?? 0) + deps.config.dispatchLeaseMs) : restart.restartAt;
-        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: dueAt }, now);
+        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: actionableAt(restart, deps.config.dispatchLeaseMs) }, now);
         rearmed++;
       }
     } while (cursor);

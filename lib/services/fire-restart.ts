@@ -11,7 +11,10 @@ export type FireOutcome =
   | 'Deferred'
   /** Already published (a duplicate callback). */
   | 'AlreadyDispatched'
-  /** Another caller holds a live claim on it right now. */
+  /**
+   * Another caller holds a live claim on it right now: handed to the fine
+   * stage for the instant the claim expires, to take over if its holder died.
+   */
   | 'InFlight'
   /** Superseded by a newer exit, or the entry was reset or collected. */
   | 'Stale';
@@ -29,9 +32,13 @@ export interface FireOptions {
  *
  * The claim makes concurrent callbacks (Scheduler and SQS deliver at least
  * once) race on one conditional write, so only one publishes. A claim expires
- * after `dispatchLeaseMs`: if its holder died before publishing, the sync takes
- * it over. If publishing fails the claim is released and the error surfaces,
- * so the callback is retried.
+ * after `dispatchLeaseMs`: if its holder died before publishing, the next
+ * callback after that takes it over. A callback that finds a live claim is
+ * that next callback: it hands itself to the fine stage for the instant the
+ * claim expires (by then the claim is either marked dispatched or dead), so a
+ * takeover never waits for the sync. Each such callback becomes one deferral,
+ * never more, so duplicates cannot multiply. If publishing fails the claim is
+ * released and the error surfaces, so the callback is retried.
  */
 export async function fireRestart(
   deps: ServiceDeps,
@@ -45,10 +52,15 @@ export async function fireRestart(
     const restart = current?.value.restart;
     if (!current || !restart || restart.restartCount !== ref.restartCount) return 'Stale';
     if (restart.status === 'dispatched') return 'AlreadyDispatched';
-    if (restart.status === 'dispatching' && now < (restart.claimedAt ?? 0) + deps.config.dispatchLeaseMs) return 'InFlight';
-    if (now < restart.restartAt) {
-      await deps.timer.defer({ key: ref.key, restartCount: restart.restartCount, restartAt: restart.restartAt }, now);
-      return 'Deferred';
+    // Not yet: called early, or another caller holds a live claim. Either way
+    // the callback hands itself to the fine stage for the first instant it can
+    // act. For a claim that matters: on SQS the visibility timeout equals the
+    // lease, so the redelivery after a claimer died lands inside its claim, and
+    // acknowledged without a successor it would leave the restart to the sync.
+    const dueAt = actionableAt(restart, deps.config.dispatchLeaseMs);
+    if (now < dueAt) {
+      await deps.timer.defer({ key: ref.key, restartCount: restart.restartCount, restartAt: dueAt }, now);
+      return restart.status === 'dispatching' ? 'InFlight' : 'Deferred';
     }
 
     const claimed: ContainerState = { ...current.value, restart: { ...restart, status: 'dispatching', claimedAt: now }, updatedAt: now };
@@ -57,37 +69,71 @@ export async function fireRestart(
       await pauseAfterConflict(deps, attempt);
       continue;
     }
-
     const recovered = options.recovered === true;
-    const request = restartRequest(claimed, restart, now, recovered);
-    try {
-      await deps.sink.publish([{ detailType: BUS_DETAIL_TYPES.restartRequested, detail: { ...request } }]);
-    } catch (error) {
-      // Hand the restart back so the retried callback (or the sync) can claim it.
-      await deps.store.put(current.value, claim.version).catch((releaseError: unknown) => {
-        deps.log.warn('releasing a dispatch claim failed; it expires on its own', { key: ref.key, ...errorDetails(releaseError) });
-      });
-      throw error;
-    }
-
-    // Recorded once the bus has it, before the mark: a crash between the two
-    // must not lose the record of a restart that did go out.
-    const message = `Restarted container=${claimed.container} pod=${formatPod(claimed)} (restart ${restart.restartCount})`;
-    deps.sink.record([
-      eventRecord(recovered ? 'RestartRecovered' : 'Restarted', claimed, now, {
-        restartCount: restart.restartCount,
-        restartId: request.restartId,
-        restartAt: restart.restartAt,
-        latenessMs: now - restart.restartAt,
-        ...(claimed.backoff ? { backoffMs: claimed.backoff.backoffMs } : {}),
-        message: recovered ? `${message}, recovered by the sync` : message,
-      }),
-    ]);
-
-    await markDispatched(deps, claimed, claim.version, { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) }, message);
+    await dispatchClaimed(deps, { state: claimed, version: claim.version, release: current.value }, { recovered });
     return recovered ? 'Recovered' : 'Dispatched';
   }
   throw new WriteContentionError(ref.key, deps.config.maxWriteAttempts);
+}
+
+/** A restart this caller has claimed: the state it wrote, its version, and what to write back if publishing fails. */
+export interface ClaimedRestart {
+  /** The stored state with `restart.status = 'dispatching'` and this caller's `claimedAt`. */
+  readonly state: ContainerState;
+  readonly version: number;
+  /** The state to restore when publishing fails, so that a retry can claim the restart again. */
+  readonly release: ContainerState;
+}
+
+/**
+ * The second half of the exactly-once transition, shared by every path that
+ * claims a restart (a timer callback, the sync, and an exit whose restart is
+ * due at once, which writes its decision already claimed):
+ *
+ *   dispatching ──publish, then mark──▶ dispatched
+ *
+ * If publishing fails the claim is released and the error surfaces, so the
+ * caller can hand the restart to a retry.
+ */
+export async function dispatchClaimed(deps: ServiceDeps, claim: ClaimedRestart, options: FireOptions = {}): Promise<void> {
+  const claimed = claim.state;
+  const restart = claimed.restart!;
+  const now = restart.claimedAt!;
+  const recovered = options.recovered === true;
+  const request = restartRequest(claimed, restart, now, recovered);
+  try {
+    await deps.sink.publish([{ detailType: BUS_DETAIL_TYPES.restartRequested, detail: { ...request } }]);
+  } catch (error) {
+    // Hand the restart back so the retried callback (or the sync) can claim it.
+    await deps.store.put(claim.release, claim.version).catch((releaseError: unknown) => {
+      deps.log.warn('releasing a dispatch claim failed; it expires on its own', { key: claimed.key, ...errorDetails(releaseError) });
+    });
+    throw error;
+  }
+
+  // Recorded once the bus has it, before the mark: a crash between the two
+  // must not lose the record of a restart that did go out.
+  const message = `Restarted container=${claimed.container} pod=${formatPod(claimed)} (restart ${restart.restartCount})`;
+  deps.sink.record([
+    eventRecord(recovered ? 'RestartRecovered' : 'Restarted', claimed, now, {
+      restartCount: restart.restartCount,
+      restartId: request.restartId,
+      restartAt: restart.restartAt,
+      latenessMs: now - restart.restartAt,
+      ...(claimed.backoff ? { backoffMs: claimed.backoff.backoffMs } : {}),
+      message: recovered ? `${message}, recovered by the sync` : message,
+    }),
+  ]);
+
+  await markDispatched(deps, claimed, claim.version, { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) }, message);
+}
+
+/**
+ * The first instant a callback can act on `restart`: its instant, or for a
+ * claimed one, when the claim expires (a live claim is left to its holder).
+ */
+export function actionableAt(restart: PendingRestart, dispatchLeaseMs: number): number {
+  return restart.status === 'dispatching' ? Math.max(restart.restartAt, (restart.claimedAt ?? 0) + dispatchLeaseMs) : restart.restartAt;
 }
 
 /**

@@ -1,12 +1,17 @@
-import { containerKey, pickRef, planExit, type Decision, type ExitPlan } from '../core/index.ts';
+import { containerKey, pickRef, planExit, type ContainerState, type Decision, type ExitPlan } from '../core/index.ts';
 import { policyFor } from '../config.ts';
 import { BUS_DETAIL_TYPES } from '../ports.ts';
 import { errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
+import { dispatchClaimed } from './fire-restart.ts';
 
 /**
  * Handles one exit event: consistent read → plan (core) → conditional write →
- * exactly one outbound call (arm the timer, or announce the termination) →
- * event records. Duplicates and stale exits make no write and no call.
+ * exactly one outbound call → event records. The call arms the timer for a
+ * restart due later, announces a termination, or — for a restart due now —
+ * publishes the restart itself: the decision is written already claimed, so
+ * the restart goes out in this one trip (no second read, no fine-stage hop),
+ * through the same claimed → dispatched transition as every other dispatch.
+ * Duplicates and stale exits make no write and no call.
  */
 export async function handleExit(deps: ServiceDeps, exit: Parameters<typeof planExit>[1]): Promise<Decision> {
   const key = containerKey(exit);
@@ -22,16 +27,39 @@ export async function handleExit(deps: ServiceDeps, exit: Parameters<typeof plan
       ...(defaultRestartPolicy ? { defaultRestartPolicy } : {}),
     });
     if (!plan.next) return plan.decision;
-    const written = await deps.store.put(plan.next, current?.version);
+    const immediate = plan.decision.decision === 'RestartNow';
+    const next = immediate ? claimedNow(plan.next, now) : plan.next;
+    const written = await deps.store.put(next, current?.version);
     if (!written.written) {
       await pauseAfterConflict(deps, attempt);
       continue;
     }
     deps.sink.record(plan.events);
-    await announce(deps, plan);
+    if (immediate) await dispatchNow(deps, plan, next, written.version);
+    else await announce(deps, plan);
     return plan.decision;
   }
   throw new WriteContentionError(key, deps.config.maxWriteAttempts);
+}
+
+/** The planned state with its restart claimed by this handling, at `now`. */
+function claimedNow(state: ContainerState, now: number): ContainerState {
+  return { ...state, restart: { ...state.restart!, status: 'dispatching', claimedAt: now } };
+}
+
+/**
+ * Publishes a restart due now, claimed by the write that stored its decision.
+ * If publishing fails the claim is released and the restart handed to the
+ * timer for a retry; if that fails too, or this process dies first, the claim
+ * expires and the sync recovers the restart.
+ */
+async function dispatchNow(deps: ServiceDeps, plan: ExitPlan, claimed: ContainerState, version: number): Promise<void> {
+  try {
+    await dispatchClaimed(deps, { state: claimed, version, release: plan.next! });
+  } catch (error) {
+    deps.log.warn('publishing an immediate restart failed; handing it to the timer', { key: claimed.key, ...errorDetails(error) });
+    await announce(deps, plan);
+  }
 }
 
 /**

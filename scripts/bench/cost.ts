@@ -170,7 +170,7 @@ export interface CostModel {
   readonly exitEvent: Record<'second' | 'minute', { readonly batch1: Breakdown; readonly batch100: Breakdown }>;
   /** Per restart after a long back-off (300 s, the kubelet cap), reminders (BackOff events) included. */
   readonly restart: Record<'second' | 'minute', Breakdown>;
-  /** Per restart after a short back-off (fine stage at second precision), and an immediate restart. */
+  /** Per restart after a short back-off (the fine stage, at either precision), and an immediate restart. */
   readonly shortRestart: Record<'second' | 'minute', Breakdown>;
   readonly immediateRestart: Breakdown;
   /** One BackOff reminder: one sync's share for one waiting container (per minute of waiting). */
@@ -225,12 +225,15 @@ export function buildCostModel(operations: MeasuredOperations, sync: { readonly 
         ...invocationItems('restart handler, dispatch', dispatch),
         ...remindersItems,
       ]);
-      shortRestart[precision] = breakdown('restart after a short back-off, second precision', [consumer('fine stage'), ...invocationItems('restart handler, dispatch', dispatch)]);
     } else {
       const dispatch = measured(operations, precision, 'restart: dispatch (schedule)');
       restart[precision] = breakdown('restart after 300 s, minute precision', [scheduled, ...invocationItems('restart handler, dispatch', dispatch), ...remindersItems]);
-      shortRestart[precision] = breakdown('restart after a short back-off, minute precision', [scheduled, ...invocationItems('restart handler, dispatch', dispatch)]);
     }
+    // A short back-off takes the fine stage with either precision.
+    shortRestart[precision] = breakdown(`restart after a short back-off, ${precision} precision`, [
+      consumer('fine stage'),
+      ...invocationItems('restart handler, dispatch', measured(operations, precision, 'restart: dispatch')),
+    ]);
   }
   const immediateRestart = breakdown('immediate restart (restart now)', [consumer('fine stage'), ...invocationItems('restart handler, dispatch', measured(operations, 'second', 'restart: dispatch'))]);
 

@@ -2,6 +2,7 @@
  * docs/BENCHMARKS.md and docs/COST.md, written from one run's result. Pure:
  * result in, markdown out.
  */
+import { MINUTE_PRECISION_MAX_LATENESS_MS } from '../../lib/config.ts';
 import { ASSUMPTIONS, CAP_BACKOFF_SECONDS, modelledDurationMs, PRICES, type Breakdown, type CostModel } from './cost.ts';
 import type { OperationMeasure } from './calls.ts';
 import type { ProfileSummary } from './profile.ts';
@@ -397,7 +398,7 @@ export function costMarkdown(result: BenchResult): string {
     '',
     `### After ${CAP_BACKOFF_SECONDS} s, \`precision: minute\``,
     '',
-    'The schedule alone, rounded up to the minute: cheaper, up to a minute late.',
+    `The schedule alone, rounded up to the minute: cheaper, and under ${MINUTE_PRECISION_MAX_LATENESS_MS / 1_000} s late (under a minute of rounding, then under a minute before Scheduler fires within it).`,
     '',
     breakdownTable(model.restart.minute),
     '',
@@ -408,7 +409,7 @@ export function costMarkdown(result: BenchResult): string {
       [
         ['immediate (restart now): fine stage with no delay', usd(model.immediateRestart.usdPerMillion)],
         ['short back-off (≤ 2 min), second precision: fine stage', usd(model.shortRestart.second.usdPerMillion)],
-        ['short back-off, minute precision: schedule', usd(model.shortRestart.minute.usdPerMillion)],
+        ['short back-off (≤ 2 min), minute precision: fine stage', usd(model.shortRestart.minute.usdPerMillion)],
         ['plus, per minute of waiting: one BackOff reminder', usd(model.reminder.usdPerMillion)],
       ],
     ),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { atExpression, parseRestartCallback, scheduleName, SchedulerRestartTimer, type FineStage } from '../../lib/adapters/scheduler/timer.ts';
+import { atExpression, parseRestartCallback, scheduleName, SchedulerRestartTimer, SqsFineStage, type FineStage } from '../../lib/adapters/scheduler/timer.ts';
+import { MINUTE_PRECISION_MAX_LATENESS_MS, SCHEDULER_WINDOW_MS } from '../../lib/config.ts';
+import { parseAtExpression } from '../support/faults.ts';
 import type { RestartRef } from '../../lib/ports.ts';
 
 const ref: RestartRef = { key: 'web-0_default_uid-1_app_', restartCount: 7, restartAt: Date.UTC(2026, 0, 1, 12, 5, 30) };
@@ -95,11 +97,91 @@ describe('SchedulerRestartTimer.arm', () => {
     else expect(scheduled).toHaveLength(1);
   });
 
-  it('with minute precision schedules even a near restart, at least 30 s ahead and on a whole minute', async () => {
-    const { timer, scheduled } = armed('minute');
-    expect(await timer.arm({ ...ref, restartAt: now + 5_000 }, now)).toBe('schedule');
-    // 12:00:55 due, 12:01:20 is the earliest instant to create: the minute after is 12:02.
-    expect(scheduled).toEqual(['at(2026-01-01T12:02:00)']);
+  it.each([
+    ['due in 5 s', 5_000, 'queue', undefined],
+    ['due within the direct window (2 min)', 120_000, 'queue', undefined],
+    // 12:02:50.001 due: rounded up to the minute 12:03, fired by Scheduler between 12:03:00 and 12:03:59.
+    ['due just past the window', 120_001, 'schedule', 'at(2026-01-01T12:03:00)'],
+  ] as const)('with minute precision sends a restart %s to the %s', async (_label, delayMs, stage, expression) => {
+    const { timer, queued, scheduled } = armed('minute');
+    expect(await timer.arm({ ...ref, restartAt: now + delayMs }, now)).toBe(stage);
+    if (stage === 'queue') expect(queued).toEqual([delayMs]);
+    else expect(scheduled).toEqual([expression]);
+  });
+});
+
+describe('SchedulerRestartTimer lateness', () => {
+  const minuteStart = Date.UTC(2026, 0, 1, 12, 0, 0);
+  /** Instants within a minute, its edges included; delays from 0 to past SQS's 15-minute cap, every whole minute and its neighbours included. */
+  const nowOffsets = [0, 1, 999, 1_000, 29_999, 30_000, 30_001, 59_999, ...Array.from({ length: 8 }, (_, index) => 3_541 + index * 7_001)];
+  const delays = [
+    ...[0, 1, 999, 1_000, 1_001, 10_000, 29_999, 30_000, 30_001, 89_999, 90_000, 90_001, 119_999, 120_000, 120_001, 150_000, 899_999, 900_000, 900_001, 3_600_000],
+    ...Array.from({ length: 16 }, (_, index) => (index + 2) * 60_000).flatMap((whole) => [whole - 1, whole, whole + 1]),
+    ...Array.from({ length: 40 }, (_, index) => 2_003 + index * 23_017),
+  ];
+
+  /**
+   * Arms a restart the way the exit handler does and plays the cloud: a fine-stage
+   * message is delivered when SQS makes it visible (`DelaySeconds`, whole
+   * seconds), a schedule fires at `firesAt` within its minute, and the restart
+   * handler hands an early callback back to the fine stage as `fireRestart` does.
+   * Returns when the callback that dispatches arrives.
+   */
+  async function dispatchedAt(precision: 'second' | 'minute', now: number, restartAt: number, firesAt: (instant: number) => number): Promise<{ at: number; via: string }> {
+    const sent: { delaySeconds: number }[] = [];
+    const fineStage = new SqsFineStage({ client: { send: async (command: { input: { DelaySeconds: number } }) => void sent.push({ delaySeconds: command.input.DelaySeconds }) } as never, queueUrl: 'q' });
+    const expressions: string[] = [];
+    const scheduler = { send: async (command: { input: { ScheduleExpression: string } }) => void expressions.push(command.input.ScheduleExpression) };
+    const timer = new SchedulerRestartTimer({ scheduler: scheduler as never, fineStage, groupName: 'g', targetArn: 'arn:t', roleArn: 'arn:r', precision });
+    const restart = { ...ref, restartAt };
+    let at = now;
+    let via: string = await timer.arm(restart, now);
+    if (via === 'schedule') {
+      const instant = parseAtExpression(expressions[0]!);
+      expect(instant - now, 'a schedule is created at least 30 s ahead').toBeGreaterThanOrEqual(30_000);
+      at = firesAt(instant);
+      if (at >= restartAt) return { at, via };
+      await timer.defer(restart, at);
+      via = 'schedule, then queue';
+    }
+    for (;;) {
+      const message = sent.shift();
+      if (!message) return { at, via };
+      at += message.delaySeconds * 1_000;
+      // An early delivery (a delay beyond SQS's cap) goes round again.
+      if (at < restartAt) await timer.defer(restart, at);
+    }
+  }
+
+  it.each([
+    // The fine stage: at most its whole-second rounding.
+    ['second', 1_000],
+    ['minute', MINUTE_PRECISION_MAX_LATENESS_MS],
+  ] as const)('with %s precision is never early and always under %i ms late, wherever in its minute Scheduler fires', async (precision, boundMs) => {
+    let worst = { latenessMs: -1, now: 0, restartAt: 0, via: '' };
+    const stages = new Set<string>();
+    for (const nowOffset of nowOffsets) {
+      const now = minuteStart + nowOffset;
+      for (const delayMs of delays) {
+        const restartAt = now + delayMs;
+        // Scheduler fires anywhere in [instant, instant + 60 s): try its first and its last instant.
+        for (const firesAt of [(instant: number) => instant, (instant: number) => instant + SCHEDULER_WINDOW_MS - 1]) {
+          const { at, via } = await dispatchedAt(precision, now, restartAt, firesAt);
+          stages.add(via);
+          const latenessMs = at - restartAt;
+          expect(latenessMs, `restart due ${delayMs} ms after ${new Date(now).toISOString()}, via ${via}`).toBeGreaterThanOrEqual(0);
+          expect(latenessMs, `restart due ${delayMs} ms after ${new Date(now).toISOString()}, via ${via}`).toBeLessThan(boundMs);
+          if (latenessMs > worst.latenessMs) worst = { latenessMs, now, restartAt, via };
+        }
+      }
+    }
+    console.log(
+      `${precision} precision over ${nowOffsets.length * delays.length} (now, restartAt) pairs: at worst ${worst.latenessMs} ms late (bound ${boundMs} ms), ` +
+        `due ${worst.restartAt - worst.now} ms after ${new Date(worst.now).toISOString()}, via ${worst.via}`,
+    );
+    // The grid reaches the bound's last second: the bound is the worst case, not a margin.
+    expect(worst.latenessMs).toBeGreaterThanOrEqual(boundMs - 1_000);
+    expect([...stages].sort()).toEqual(precision === 'second' ? ['queue', 'schedule, then queue'] : ['queue', 'schedule']);
   });
 });
 

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { fromApiGatewayV2, toApiGatewayV2 } from '../../lib/api/apigateway.ts';
 import { RetryableError } from '../../lib/api/backend.ts';
-import { handleApiRequest } from '../../lib/api/router.ts';
+import { documentedRequest } from '../support/openapi.ts';
 import { fakeBackend, NOW } from './fake-backend.ts';
 
 const EXIT = { namespace: 'default', pod: 'web-0', container: 'app', exitCode: 1, finishedAt: NOW - 1_000 };
@@ -92,7 +92,7 @@ describe('toApiGatewayV2', () => {
 
 describe('API Gateway round trip', () => {
   async function roundTrip(event: APIGatewayProxyEventV2, backend = fakeBackend()) {
-    const result = toApiGatewayV2(await handleApiRequest(fromApiGatewayV2(event), backend));
+    const result = toApiGatewayV2(await documentedRequest(fromApiGatewayV2(event), backend));
     return { result, body: JSON.parse(result.body ?? 'null') as Record<string, unknown>, backend };
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { containerKey, resolveBackoffPolicy } from '../../lib/core/index.ts';
-import { containerKeyProblem, parseExitPayload, parseInstant, EXIT_EVENT_FIELDS } from '../../lib/api/exits.ts';
+import { containerKeyProblem, parseExitPayload, parseExitPayloadItems, parseInstant, EXIT_EVENT_FIELDS } from '../../lib/api/exits.ts';
 import { parseSince } from '../../lib/api/queries.ts';
 
 const NOW = Date.parse('2024-05-01T12:00:00.000Z');
@@ -16,7 +16,7 @@ function single(fields: Record<string, unknown>) {
 
 describe('parseExitPayload', () => {
   it('produces the core ExitEvent with times as epoch ms and absent fields omitted', () => {
-    const event = single({ finishedAt: '2024-05-01T11:59:00Z' });
+    const event = single({ finishedAt: '2024-05-01T11:59:00.000Z' });
     expect(event).toEqual({ namespace: 'default', pod: 'web-0', container: 'app', exitCode: 1, finishedAt: NOW - 60_000 });
     // Omitted, not present-but-undefined.
     expect(Object.keys(event).sort()).toEqual(['container', 'exitCode', 'finishedAt', 'namespace', 'pod']);
@@ -30,6 +30,7 @@ describe('parseExitPayload', () => {
       reason: 'OOMKilled',
       startedAt: '2024-05-01T11:00:00Z',
       exitId: 'exit #1: "quoted"',
+      restartCount: 4,
       restartPolicy: 'OnFailure',
       restartPolicyRules: rules,
       maxRestarts: 0,
@@ -40,7 +41,10 @@ describe('parseExitPayload', () => {
       containerHash: 'f00d',
       reason: 'OOMKilled',
       startedAt: NOW - 3_600_000,
+      // startedAt came in whole seconds: the event says so.
+      timestampResolutionMs: 1_000,
       exitId: 'exit #1: "quoted"',
+      restartCount: 4,
       restartPolicy: 'OnFailure',
       restartPolicyRules: rules,
       maxRestarts: 0,
@@ -48,12 +52,12 @@ describe('parseExitPayload', () => {
   });
 
   it.each([
-    ['the kubelet preset by default', { maxBackoff: '1m' }, { initialMs: 10_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
-    ['the reduced preset', { preset: 'reduced' }, { initialMs: 1_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
+    ['the kubelet preset by default', { maxBackoff: '1m' }, { initialMs: 10_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['the reduced preset', { preset: 'reduced' }, { initialMs: 1_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 }],
     ['durations in ms', { initialBackoff: 500, maxBackoff: 4_000, resetAfter: 600_000, jitter: 0.25 }, { initialMs: 500, maxMs: 4_000, resetAfterMs: 600_000, jitterFactor: 0.25 }],
-    ['the KEP-5593 rule (max below initial lowers initial)', { initialBackoff: '20s', maxBackoff: '5s' }, { initialMs: 5_000, maxMs: 5_000, resetAfterMs: 10_000, jitterFactor: 0 }],
+    ['the KEP-5593 rule (max below initial lowers initial)', { initialBackoff: '20s', maxBackoff: '5s' }, { initialMs: 5_000, maxMs: 5_000, resetAfterMs: 600_000, jitterFactor: 0 }],
     ['the longest durations (7 days)', { initialBackoff: '168h', maxBackoff: 604_800_000, resetAfter: '168h' }, { initialMs: 604_800_000, maxMs: 604_800_000, resetAfterMs: 604_800_000, jitterFactor: 0 }],
-    ['a compound duration', { initialBackoff: '1m30s', maxBackoff: '1h' }, { initialMs: 90_000, maxMs: 3_600_000, resetAfterMs: 7_200_000, jitterFactor: 0 }],
+    ['a compound duration', { initialBackoff: '1m30s', maxBackoff: '1h' }, { initialMs: 90_000, maxMs: 3_600_000, resetAfterMs: 600_000, jitterFactor: 0 }],
   ])('resolves a back-off policy with %s', (_name, backoffPolicy, expected) => {
     expect(single({ backoffPolicy }).backoffPolicy).toEqual(expected);
   });
@@ -115,6 +119,7 @@ describe('parseExitPayload', () => {
       'startedAt',
       'finishedAt',
       'exitId',
+      'restartCount',
       'restartPolicy',
       'restartPolicyRules',
       'maxRestarts',
@@ -122,11 +127,84 @@ describe('parseExitPayload', () => {
     ]);
   });
 
+  it.each([
+    ['whole seconds', { finishedAt: '2024-05-01T11:59:59Z' }, 1_000],
+    ['tenths', { finishedAt: '2024-05-01T11:59:59.5Z' }, 100],
+    ['hundredths', { finishedAt: '2024-05-01T11:59:59.25Z' }, 10],
+    ['milliseconds', { finishedAt: '2024-05-01T11:59:59.250Z' }, undefined],
+    ['nanoseconds', { finishedAt: '2024-05-01T11:59:59.250000001Z' }, undefined],
+    ['epoch milliseconds, even on a whole second', { finishedAt: NOW - 1_000 }, undefined],
+    ['a coarser startedAt', { startedAt: '2024-05-01T11:59:00Z', finishedAt: '2024-05-01T11:59:59.250Z' }, 1_000],
+  ])('tells the core the timestamps’ resolution: %s → %s ms', (_name, fields, resolution) => {
+    expect(single(fields).timestampResolutionMs).toBe(resolution);
+  });
+
+  it.each([
+    [0, true],
+    [7, true],
+    [2_147_483_647, true],
+    [-1, false],
+    [1.5, false],
+    ['3', false],
+  ])('accepts restartCount %j: %s', (restartCount, ok) => {
+    const result = parseExitPayload({ ...BASE, restartCount }, NOW);
+    expect(result.ok).toBe(ok);
+    if (result.ok) expect(result.events[0]!.restartCount).toBe(restartCount);
+    else expect(result.issues.map((issue) => issue.path)).toEqual(['restartCount']);
+  });
+
   it('does not let a __proto__ key reach the event or Object.prototype', () => {
     const json = JSON.parse(`{"__proto__":{"polluted":true},${JSON.stringify(BASE).slice(1)}`) as unknown;
     const result = parseExitPayload(json, NOW);
     expect(result.ok).toBe(false);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('parseExitPayloadItems', () => {
+  const bad = { ...BASE, exitCode: 'x', pod: '' };
+
+  it('judges each event of a batch on its own, in order, with issue paths relative to the event', () => {
+    const result = parseExitPayloadItems({ events: [BASE, bad, { ...BASE, pod: 'web-1' }] }, NOW);
+    if (!result.ok) throw new Error('expected items');
+    expect(result.batch).toBe(true);
+    expect(result.items.map((item) => item.ok)).toEqual([true, false, true]);
+    expect(result.items[1]).toEqual({
+      ok: false,
+      input: bad,
+      issues: [
+        { path: 'pod', message: 'must not be empty' },
+        { path: 'exitCode', message: 'expected an integer, got a string' },
+      ],
+    });
+    expect(result.items[2]).toMatchObject({ ok: true, event: { pod: 'web-1' }, input: { ...BASE, pod: 'web-1' } });
+  });
+
+  it('agrees with parseExitPayload on a valid payload, batch or single', () => {
+    for (const payload of [BASE, { events: [BASE, { ...BASE, pod: 'web-1' }] }]) {
+      const whole = parseExitPayload(payload, NOW);
+      const items = parseExitPayloadItems(payload, NOW);
+      if (!whole.ok || !items.ok) throw new Error('expected both to accept it');
+      expect(items.batch).toBe(whole.batch);
+      expect(items.items.map((item) => (item.ok ? item.event : undefined))).toEqual(whole.events);
+    }
+  });
+
+  it('reads a payload that is not a batch as one item with its issues', () => {
+    expect(parseExitPayloadItems(bad, NOW)).toMatchObject({ ok: true, batch: false, items: [{ ok: false, input: bad, issues: [{ path: 'pod' }, { path: 'exitCode' }] }] });
+    expect(parseExitPayloadItems('exit', NOW)).toMatchObject({ ok: true, batch: false, items: [{ ok: false, input: 'exit', issues: [{ path: '' }] }] });
+  });
+
+  it.each([
+    ['events that are not an array', { events: 'x' }, ['events']],
+    ['an empty batch', { events: [] }, ['events']],
+    ['a batch over the limit', { events: [BASE, BASE, BASE] }, ['events']],
+    ['a field besides events, even one named like an event path', { events: [BASE], 'events.0': 1 }, ['events.0']],
+    ['a field besides events, with a bad event too', { events: [bad], extra: true }, ['extra', 'events.0.pod', 'events.0.exitCode']],
+  ])('rejects as a whole a batch with %s', (_label, payload, paths) => {
+    const result = parseExitPayloadItems(payload, NOW, { maxBatch: 2 });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.issues.map((issue) => issue.path)).toEqual(paths);
   });
 });
 

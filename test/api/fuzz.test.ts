@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { handleApiRequest, type ApiRequest } from '../../lib/api/router.ts';
+import { type ApiRequest } from '../../lib/api/router.ts';
+import { documentedRequest } from '../support/openapi.ts';
 import { formatPath } from '../../lib/api/exits.ts';
 import type { ApiErrorBody } from '../../lib/api/protocol.ts';
 import { fakeBackend, NOW } from './fake-backend.ts';
@@ -79,7 +80,7 @@ describe('handleApiRequest over generated input', () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue(), async (value) => {
         const backend = fakeBackend();
-        const response = await handleApiRequest(post(JSON.stringify(value) ?? 'null'), backend);
+        const response = await documentedRequest(post(JSON.stringify(value) ?? 'null'), backend);
         expect([200, 400]).toContain(response.status);
         expect(backend.calls.submitExits).toHaveLength(response.status === 200 ? 1 : 0);
       }),
@@ -91,7 +92,7 @@ describe('handleApiRequest over generated input', () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string({ unit: 'binary' }), fc.uint8Array()), fc.constantFrom('application/json', 'text/plain'), async (body, contentType) => {
         const backend = fakeBackend();
-        const response = await handleApiRequest(post(body, contentType), backend);
+        const response = await documentedRequest(post(body, contentType), backend);
         expect([200, 400, 413, 415]).toContain(response.status);
         expect(backend.calls.submitExits).toHaveLength(response.status === 200 ? 1 : 0);
       }),
@@ -104,7 +105,7 @@ describe('handleApiRequest over generated input', () => {
       fc.asyncProperty(nearlyValidExit, async (event) => {
         const backend = fakeBackend();
         const text = JSON.stringify(event);
-        const response = await handleApiRequest(post(text), backend);
+        const response = await documentedRequest(post(text), backend);
         if (response.status === 200) {
           const [submitted] = backend.calls.submitExits[0] ?? [];
           expect(submitted).toBeDefined();
@@ -139,7 +140,7 @@ describe('handleApiRequest over generated input', () => {
         fc.dictionary(fc.oneof(fc.constantFrom('namespace', 'state', 'limit', 'cursor', 'type', 'key', 'since', '__proto__'), fc.string({ maxLength: 8 })), fc.string({ maxLength: 20 }), { maxKeys: 3 }),
         async (method, path, query) => {
           const backend = fakeBackend({ withEvents: true });
-          const response = await handleApiRequest({ method, path, query, headers: {} }, backend);
+          const response = await documentedRequest({ method, path, query, headers: {} }, backend);
           expect(response.status).toBeLessThan(500);
           expect(response.headers['content-type']).toBe('application/json');
         },

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { containerKey, type EventRecord } from '../../lib/core/index.ts';
 import { RetryableError } from '../../lib/api/backend.ts';
-import { API_LIMITS, handleApiRequest, jsonMediaTypeProblem, type ApiRequest, type ApiResponse } from '../../lib/api/router.ts';
+import { API_LIMITS, jsonMediaTypeProblem, type ApiRequest, type ApiResponse } from '../../lib/api/router.ts';
+import { documentedRequest } from '../support/openapi.ts';
 import type { ApiErrorBody } from '../../lib/api/protocol.ts';
 import { fakeBackend, NOW } from './fake-backend.ts';
 
@@ -55,7 +56,7 @@ describe('handleApiRequest', () => {
   describe('POST /v1/exits', () => {
     it('hands one validated exit event to the backend and answers with its decision', async () => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(post({ ...BASE, reason: 'Error', startedAt: NOW - 60_000, exitId: 'run-1' }), backend);
+      const response = await documentedRequest(post({ ...BASE, reason: 'Error', startedAt: NOW - 60_000, exitId: 'run-1' }), backend);
       expect(response.status).toBe(200);
       expect(response.headers['content-type']).toBe('application/json');
       expect(backend.calls.submitExits).toEqual([
@@ -88,8 +89,8 @@ describe('handleApiRequest', () => {
 
     it('reports a scheduled restart with its ISO instant and the CrashLoopBackOff reason', async () => {
       const backend = fakeBackend();
-      await handleApiRequest(post(BASE), backend);
-      const response = await handleApiRequest(post(withFields({ finishedAt: NOW })), backend);
+      await documentedRequest(post(BASE), backend);
+      const response = await documentedRequest(post(withFields({ finishedAt: NOW })), backend);
       expect(response.status).toBe(200);
       expect(response.body).toMatchObject({
         decision: 'RestartScheduled',
@@ -106,7 +107,7 @@ describe('handleApiRequest', () => {
       const backend = fakeBackend();
       const containers = ['c', 'a', 'b', 'a'];
       const events = containers.map((container, index) => withFields({ container, finishedAt: NOW - 10_000 + index }));
-      const response = await handleApiRequest(post({ events }), backend);
+      const response = await documentedRequest(post({ events }), backend);
       expect(response.status).toBe(200);
       const results = (response.body as { results: { key: string; decision: string; restartCount: number }[] }).results;
       expect(results.map((result) => result.key)).toEqual(containers.map((container) => `web-0_default_uid-1_${container}_`));
@@ -122,7 +123,7 @@ describe('handleApiRequest', () => {
     });
 
     it('returns a one-event batch as a batch', async () => {
-      const response = await handleApiRequest(post({ events: [BASE] }), fakeBackend());
+      const response = await documentedRequest(post({ events: [BASE] }), fakeBackend());
       expect(response.status).toBe(200);
       expect(response.body).toEqual({ results: [expect.objectContaining({ key: KEY })] });
     });
@@ -133,7 +134,7 @@ describe('handleApiRequest', () => {
       ['zero', 0],
     ])('accepts exit code %s (%i)', async (_name, exitCode) => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(post(withFields({ exitCode })), backend);
+      const response = await documentedRequest(post(withFields({ exitCode })), backend);
       expect(response.status).toBe(200);
       expect(backend.calls.submitExits[0]?.[0]?.exitCode).toBe(exitCode);
     });
@@ -141,7 +142,7 @@ describe('handleApiRequest', () => {
     it('accepts a batch of exactly the limit', async () => {
       const events = Array.from({ length: API_LIMITS.maxBatch }, (_, index) => withFields({ container: `c${index}` }));
       const backend = fakeBackend();
-      const response = await handleApiRequest(post({ events }), backend);
+      const response = await documentedRequest(post({ events }), backend);
       expect(response.status).toBe(200);
       expect(backend.calls.submitExits[0]).toHaveLength(API_LIMITS.maxBatch);
     });
@@ -149,23 +150,23 @@ describe('handleApiRequest', () => {
     it('accepts a body of exactly the byte limit', async () => {
       const json = JSON.stringify(BASE);
       const body = json + ' '.repeat(API_LIMITS.maxBodyBytes - json.length);
-      const response = await handleApiRequest(post(body), fakeBackend());
+      const response = await documentedRequest(post(body), fakeBackend());
       expect(response.status).toBe(200);
     });
 
     it('accepts a finishedAt exactly 5 minutes ahead of the clock (skew), but not 1 ms more', async () => {
-      const atLimit = await handleApiRequest(post(withFields({ finishedAt: NOW + 5 * 60_000 })), fakeBackend());
-      const beyond = await handleApiRequest(post(withFields({ finishedAt: NOW + 5 * 60_000 + 1 })), fakeBackend());
+      const atLimit = await documentedRequest(post(withFields({ finishedAt: NOW + 5 * 60_000 })), fakeBackend());
+      const beyond = await documentedRequest(post(withFields({ finishedAt: NOW + 5 * 60_000 + 1 })), fakeBackend());
       expect(atLimit.status).toBe(200);
       expect(beyond.status).toBe(400);
     });
 
     it('applies the limits it is given instead of the defaults', async () => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(post({ events: [BASE, BASE] }), backend, { maxBatch: 1 });
+      const response = await documentedRequest(post({ events: [BASE, BASE] }), backend, { maxBatch: 1 });
       expect(response.status).toBe(400);
       expect(issuePaths(response)).toEqual(['events']);
-      const small = await handleApiRequest(post(BASE), backend, { maxBodyBytes: 10 });
+      const small = await documentedRequest(post(BASE), backend, { maxBodyBytes: 10 });
       expect(small.status).toBe(413);
       expect(backend.writes()).toBe(0);
     });
@@ -177,19 +178,19 @@ describe('handleApiRequest', () => {
       ['application/vnd.restart-scheduler+json'],
       [undefined],
     ])('accepts Content-Type %j', async (contentType) => {
-      const response = await handleApiRequest(post(BASE, { 'content-type': contentType }), fakeBackend());
+      const response = await documentedRequest(post(BASE, { 'content-type': contentType }), fakeBackend());
       expect(response.status).toBe(200);
     });
 
     it('accepts a UTF-8 body given as bytes, with a byte-order mark', async () => {
       const bytes = new TextEncoder().encode(`\uFEFF${JSON.stringify(BASE)}`);
-      const response = await handleApiRequest(post(bytes), fakeBackend());
+      const response = await documentedRequest(post(bytes), fakeBackend());
       expect(response.status).toBe(200);
     });
 
     it('treats null and empty optional fields as absent', async () => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(
+      const response = await documentedRequest(
         post(withFields({ podUid: '', reason: null, startedAt: null, exitId: '', restartPolicy: null, restartPolicyRules: null, maxRestarts: null, backoffPolicy: null })),
         backend,
       );
@@ -324,7 +325,7 @@ describe('handleApiRequest', () => {
       ['a body of whitespace', new Raw('  \n'), ['']],
     ])('rejects %s with 400 naming the fields, and writes nothing', async (_name, body, paths) => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(post(body), backend);
+      const response = await documentedRequest(post(body), backend);
       expect(response.status).toBe(400);
       expect(errorBody(response).error).toBe('ValidationError');
       expect(issuePaths(response)).toEqual(paths);
@@ -348,7 +349,7 @@ describe('handleApiRequest', () => {
       ['an oversized body that is not JSON either', post('x'.repeat(300_000), { 'content-type': 'text/plain' }), 413, 'PayloadTooLarge'],
     ])('rejects %s (%i) and writes nothing', async (_name, input, status, error) => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(input, backend);
+      const response = await documentedRequest(input, backend);
       expect(response.status).toBe(status);
       expect(errorBody(response).error).toBe(error);
       expect(errorBody(response).message).toMatch(/\S/);
@@ -356,22 +357,22 @@ describe('handleApiRequest', () => {
     });
 
     it("quotes the JSON parser's complaint", async () => {
-      const response = await handleApiRequest(post(new Raw('{"namespace": tru}')), fakeBackend());
+      const response = await documentedRequest(post(new Raw('{"namespace": tru}')), fakeBackend());
       expect(errorBody(response).message).toMatch(/^request body is not valid JSON: .*(JSON|token)/);
     });
 
     it('explains the unknown-field error with the field meant', async () => {
-      const response = await handleApiRequest(post(withFields({ exitcode: 1 })), fakeBackend());
+      const response = await documentedRequest(post(withFields({ exitcode: 1 })), fakeBackend());
       expect(errorBody(response).issues).toEqual([{ path: 'exitcode', message: 'unknown field (did you mean "exitCode"?)' }]);
     });
 
     it('names the limit in the message for a batch of 101', async () => {
-      const response = await handleApiRequest(post(batchOf(101)), fakeBackend());
+      const response = await documentedRequest(post(batchOf(101)), fakeBackend());
       expect(errorBody(response).issues).toEqual([{ path: 'events', message: 'must hold 1 to 100 exit events, got 101' }]);
     });
 
     it('never echoes a huge string back', async () => {
-      const response = await handleApiRequest(post(withFields({ reason: 'r'.repeat(100_000), ['k'.repeat(100_000)]: 1 })), fakeBackend());
+      const response = await documentedRequest(post(withFields({ reason: 'r'.repeat(100_000), ['k'.repeat(100_000)]: 1 })), fakeBackend());
       expect(response.status).toBe(400);
       expect(JSON.stringify(response.body).length).toBeLessThan(2_000);
     });
@@ -379,16 +380,16 @@ describe('handleApiRequest', () => {
     it('survives deep nesting', async () => {
       const depth = 50_000;
       const deep = `${'['.repeat(depth)}${']'.repeat(depth)}`;
-      const inField = await handleApiRequest(post(new Raw(JSON.stringify(BASE).replace('"exitCode":1', `"exitCode":${deep}`))), fakeBackend());
+      const inField = await documentedRequest(post(new Raw(JSON.stringify(BASE).replace('"exitCode":1', `"exitCode":${deep}`))), fakeBackend());
       expect(inField.status).toBe(400);
       expect(issuePaths(inField)).toEqual(['exitCode']);
-      const unbalanced = await handleApiRequest(post(new Raw('{"a":'.repeat(40_000))), fakeBackend());
+      const unbalanced = await documentedRequest(post(new Raw('{"a":'.repeat(40_000))), fakeBackend());
       expect(unbalanced.status).toBe(415);
     });
 
     it('caps the issues listed for an absurd number of problems, saying how many there were', async () => {
       const fields = Object.fromEntries(Array.from({ length: 1_000 }, (_, index) => [`unknown${index}`, index]));
-      const response = await handleApiRequest(post(withFields(fields)), fakeBackend());
+      const response = await documentedRequest(post(withFields(fields)), fakeBackend());
       expect(response.status).toBe(400);
       expect(errorBody(response).issues).toHaveLength(200);
       expect(errorBody(response).message).toContain('showing 200 of 1000 issues');
@@ -396,7 +397,7 @@ describe('handleApiRequest', () => {
 
     it('rejects query parameters on the exit route', async () => {
       const backend = fakeBackend();
-      const response = await handleApiRequest({ ...post(BASE), query: { dryRun: 'true' } }, backend);
+      const response = await documentedRequest({ ...post(BASE), query: { dryRun: 'true' } }, backend);
       expect(response.status).toBe(400);
       expect(issuePaths(response)).toEqual(['dryRun']);
       expect(backend.writes()).toBe(0);
@@ -406,9 +407,9 @@ describe('handleApiRequest', () => {
   describe('GET /v1/containers', () => {
     it('lists container views and passes the filter through', async () => {
       const backend = fakeBackend();
-      await handleApiRequest(post(BASE), backend);
+      await documentedRequest(post(BASE), backend);
       backend.nextPageCursor = 'next-page';
-      const response = await handleApiRequest(
+      const response = await documentedRequest(
         request('GET', '/v1/containers', { query: { namespace: 'default', state: 'Running', limit: '50', cursor: 'abc' } }),
         backend,
       );
@@ -422,7 +423,7 @@ describe('handleApiRequest', () => {
 
     it('passes an empty filter and omits the cursor when there is no next page', async () => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(request('GET', '/v1/containers/'), backend);
+      const response = await documentedRequest(request('GET', '/v1/containers/'), backend);
       expect(response.status).toBe(200);
       expect(response.body).toEqual({ items: [] });
       expect(backend.calls.listContainers).toEqual([{}]);
@@ -442,7 +443,7 @@ describe('handleApiRequest', () => {
       ['several at once', { state: 'x', limit: '-1', namespace: '' }, ['limit', 'namespace', 'state']],
     ])('rejects %s with 400', async (_name, query, paths) => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(request('GET', '/v1/containers', { query }), backend);
+      const response = await documentedRequest(request('GET', '/v1/containers', { query }), backend);
       expect(response.status).toBe(400);
       expect(issuePaths(response)).toEqual(paths);
       expect(backend.calls.listContainers).toHaveLength(0);
@@ -452,8 +453,8 @@ describe('handleApiRequest', () => {
   describe('GET /v1/containers/{key}', () => {
     it('returns the container view', async () => {
       const backend = fakeBackend();
-      await handleApiRequest(post(withFields({ reason: 'OOMKilled', exitCode: 137 })), backend);
-      const response = await handleApiRequest(request('GET', `/v1/containers/${KEY}`), backend);
+      await documentedRequest(post(withFields({ reason: 'OOMKilled', exitCode: 137 })), backend);
+      const response = await documentedRequest(request('GET', `/v1/containers/${KEY}`), backend);
       expect(response.status).toBe(200);
       expect(response.body).toEqual({
         key: KEY,
@@ -474,14 +475,14 @@ describe('handleApiRequest', () => {
 
     it('URL-decodes the key', async () => {
       const backend = fakeBackend();
-      await handleApiRequest(post(BASE), backend);
-      const response = await handleApiRequest(request('GET', `/v1/containers/${encodeURIComponent(KEY).replaceAll('_', '%5F')}`), backend);
+      await documentedRequest(post(BASE), backend);
+      const response = await documentedRequest(request('GET', `/v1/containers/${encodeURIComponent(KEY).replaceAll('_', '%5F')}`), backend);
       expect(response.status).toBe(200);
       expect(backend.calls.getContainer).toEqual([KEY]);
     });
 
     it('answers 404 for a key it does not know', async () => {
-      const response = await handleApiRequest(request('GET', '/v1/containers/web-1_default__app_'), fakeBackend());
+      const response = await documentedRequest(request('GET', '/v1/containers/web-1_default__app_'), fakeBackend());
       expect(response.status).toBe(404);
       expect(errorBody(response)).toEqual({ error: 'NotFound', message: 'no container with key web-1_default__app_' });
     });
@@ -499,7 +500,7 @@ describe('handleApiRequest', () => {
       ['a 200-character pod', `${'p'.repeat(200)}_default__app_`],
     ])('rejects a key with %s (400), reading nothing', async (_name, key) => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(request('GET', `/v1/containers/${key}`), backend);
+      const response = await documentedRequest(request('GET', `/v1/containers/${key}`), backend);
       expect(response.status).toBe(400);
       expect(issuePaths(response)).toEqual(['key']);
       expect(backend.calls.getContainer).toHaveLength(0);
@@ -509,17 +510,17 @@ describe('handleApiRequest', () => {
   describe('DELETE /v1/containers/{key}', () => {
     it('forgets the entry, then answers 404 for it', async () => {
       const backend = fakeBackend();
-      await handleApiRequest(post(BASE), backend);
-      const first = await handleApiRequest(request('DELETE', `/v1/containers/${KEY}`), backend);
+      await documentedRequest(post(BASE), backend);
+      const first = await documentedRequest(request('DELETE', `/v1/containers/${KEY}`), backend);
       expect(first).toEqual({ status: 200, headers: { 'content-type': 'application/json' }, body: { key: KEY, reset: true } });
-      const second = await handleApiRequest(request('DELETE', `/v1/containers/${KEY}`), backend);
+      const second = await documentedRequest(request('DELETE', `/v1/containers/${KEY}`), backend);
       expect(second.status).toBe(404);
       expect(backend.calls.resetContainer).toEqual([KEY, KEY]);
     });
 
     it('rejects a bad key without resetting anything', async () => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(request('DELETE', '/v1/containers/not-a-key'), backend);
+      const response = await documentedRequest(request('DELETE', '/v1/containers/not-a-key'), backend);
       expect(response.status).toBe(400);
       expect(backend.calls.resetContainer).toHaveLength(0);
     });
@@ -541,7 +542,7 @@ describe('handleApiRequest', () => {
     it('lists event records with the parsed query', async () => {
       const backend = fakeBackend({ withEvents: true });
       backend.events = [record];
-      const response = await handleApiRequest(request('GET', '/v1/events', { query: { type: 'Exited', key: KEY, since: '1h', limit: '10' } }), backend);
+      const response = await documentedRequest(request('GET', '/v1/events', { query: { type: 'Exited', key: KEY, since: '1h', limit: '10' } }), backend);
       expect(response.status).toBe(200);
       expect(response.body).toEqual({ items: [record] });
       expect(backend.calls.listEvents).toEqual([{ type: 'Exited', key: KEY, since: NOW - 3_600_000, limit: 10 }]);
@@ -549,7 +550,7 @@ describe('handleApiRequest', () => {
 
     it('defaults the limit to 100', async () => {
       const backend = fakeBackend({ withEvents: true });
-      await handleApiRequest(request('GET', '/v1/events'), backend);
+      await documentedRequest(request('GET', '/v1/events'), backend);
       expect(backend.calls.listEvents).toEqual([{ limit: 100 }]);
     });
 
@@ -560,7 +561,7 @@ describe('handleApiRequest', () => {
       ['a duration longer than the epoch', '1000000h', 0],
     ])('reads since as %s', async (_name, since, expected) => {
       const backend = fakeBackend({ withEvents: true });
-      const response = await handleApiRequest(request('GET', '/v1/events', { query: { since } }), backend);
+      const response = await documentedRequest(request('GET', '/v1/events', { query: { since } }), backend);
       expect(response.status).toBe(200);
       expect(backend.calls.listEvents[0]?.since).toBe(expected);
     });
@@ -574,14 +575,14 @@ describe('handleApiRequest', () => {
       ['an unknown parameter', { until: '1h' }, ['until']],
     ])('rejects %s with 400', async (_name, query, paths) => {
       const backend = fakeBackend({ withEvents: true });
-      const response = await handleApiRequest(request('GET', '/v1/events', { query }), backend);
+      const response = await documentedRequest(request('GET', '/v1/events', { query }), backend);
       expect(response.status).toBe(400);
       expect(issuePaths(response)).toEqual(paths);
       expect(backend.calls.listEvents).toHaveLength(0);
     });
 
     it('answers 404 pointing at CloudWatch Logs when the backend keeps no event log', async () => {
-      const response = await handleApiRequest(request('GET', '/v1/events'), fakeBackend());
+      const response = await documentedRequest(request('GET', '/v1/events'), fakeBackend());
       expect(response.status).toBe(404);
       expect(errorBody(response)).toEqual({ error: 'NotFound', message: expect.stringContaining('CloudWatch Logs') });
     });
@@ -599,7 +600,7 @@ describe('handleApiRequest', () => {
       ['/V1/EXITS'],
     ])('answers 404 for %s', async (path) => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(request('POST', path, { body: JSON.stringify(BASE) }), backend);
+      const response = await documentedRequest(request('POST', path, { body: JSON.stringify(BASE) }), backend);
       expect(response.status).toBe(404);
       expect(errorBody(response).error).toBe('NotFound');
       expect(backend.writes()).toBe(0);
@@ -616,7 +617,7 @@ describe('handleApiRequest', () => {
       ['CONSTRUCTOR', '/v1/containers', 'GET'],
     ])('answers 405 for %s %s with Allow: %s', async (method, path, allow) => {
       const backend = fakeBackend();
-      const response = await handleApiRequest(request(method, path, { body: JSON.stringify(BASE) }), backend);
+      const response = await documentedRequest(request(method, path, { body: JSON.stringify(BASE) }), backend);
       expect(response.status).toBe(405);
       expect(response.headers.allow).toBe(allow);
       expect(errorBody(response).error).toBe('MethodNotAllowed');
@@ -624,7 +625,7 @@ describe('handleApiRequest', () => {
     });
 
     it('matches methods case-insensitively', async () => {
-      const response = await handleApiRequest({ ...post(BASE), method: 'post' }, fakeBackend());
+      const response = await documentedRequest({ ...post(BASE), method: 'post' }, fakeBackend());
       expect(response.status).toBe(200);
     });
   });
@@ -639,7 +640,7 @@ describe('handleApiRequest', () => {
     ])('turns a RetryableError in %s into 503 with Retry-After: 1', async (_name, input) => {
       const backend = fakeBackend({ withEvents: true });
       backend.failure = new RetryableError('DynamoDB throttled: ProvisionedThroughputExceededException');
-      const response = await handleApiRequest(input, backend);
+      const response = await documentedRequest(input, backend);
       expect(response.status).toBe(503);
       expect(response.headers['retry-after']).toBe('1');
       expect(errorBody(response).error).toBe('ServiceUnavailable');
@@ -650,7 +651,7 @@ describe('handleApiRequest', () => {
       const backend = fakeBackend();
       const failure = new Error('secret table arn:aws:dynamodb:eu-west-1:123456789012:table/x');
       backend.failure = failure;
-      const response = await handleApiRequest(post(BASE), backend);
+      const response = await documentedRequest(post(BASE), backend);
       expect(response.status).toBe(500);
       expect(response.body).toEqual({ error: 'InternalError', message: 'internal error' });
       expect(backend.calls.reportError).toEqual([failure]);
@@ -659,7 +660,7 @@ describe('handleApiRequest', () => {
     it('answers 500 when the backend returns a decision count that does not match', async () => {
       const backend = fakeBackend();
       backend.submitExits = async () => [];
-      const response = await handleApiRequest(post(BASE), backend);
+      const response = await documentedRequest(post(BASE), backend);
       expect(response.status).toBe(500);
     });
 
@@ -669,7 +670,7 @@ describe('handleApiRequest', () => {
       backend.reportError = () => {
         throw new Error('logger down');
       };
-      const response = await handleApiRequest(post(BASE), backend);
+      const response = await documentedRequest(post(BASE), backend);
       expect(response.status).toBe(500);
     });
   });
@@ -694,9 +695,9 @@ describe('jsonMediaTypeProblem', () => {
 describe('containerKey round trip through the route', () => {
   it('reaches a container without podUid or containerHash', async () => {
     const backend = fakeBackend();
-    await handleApiRequest(post({ namespace: 'ns', pod: 'p', container: 'c', exitCode: 0, finishedAt: NOW }), backend);
+    await documentedRequest(post({ namespace: 'ns', pod: 'p', container: 'c', exitCode: 0, finishedAt: NOW }), backend);
     const key = containerKey({ namespace: 'ns', pod: 'p', container: 'c' });
-    const response = await handleApiRequest(request('GET', `/v1/containers/${key}`), backend);
+    const response = await documentedRequest(request('GET', `/v1/containers/${key}`), backend);
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ key, state: 'Running' });
   });

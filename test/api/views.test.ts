@@ -44,6 +44,19 @@ describe('toContainerView', () => {
     });
   });
 
+  it('shows the exit on the service’s clock, and the reported finishedAt beside it when the workload’s clock was off', () => {
+    const placed = { ...WAITING, lastExit: { ...WAITING.lastExit!, reportedFinishedAt: NOW - 600_000, reportedStartedAt: NOW - 605_000 } };
+    expect(toContainerView(placed, NOW).lastExit).toEqual({
+      exitCode: 1,
+      reason: 'Error',
+      startedAt: iso(NOW - 5_000),
+      finishedAt: iso(NOW),
+      reportedFinishedAt: iso(NOW - 600_000),
+    });
+    const onTime = { ...WAITING, lastExit: { ...WAITING.lastExit!, reportedFinishedAt: NOW } };
+    expect(toContainerView(onTime, NOW).lastExit).not.toHaveProperty('reportedFinishedAt');
+  });
+
   it('still shows a restart being dispatched as next', () => {
     const view = toContainerView({ ...WAITING, restart: { restartCount: 3, restartAt: NOW, status: 'dispatching', claimedAt: NOW } }, NOW);
     expect(view.nextRestartAt).toBe(iso(NOW));

@@ -109,6 +109,7 @@ describe('buildCostModel', () => {
     },
     minute: {
       'exit: long back-off': invocation({ calls: { GetItem: 1, PutItem: 1, CreateSchedule: 1 }, wru: 4 }),
+      'restart: dispatch': invocation({ calls: { GetItem: 1, PutItem: 2, PutEvents: 1 }, wru: 4, busEntries: 1 }),
       'restart: dispatch (schedule)': invocation({ calls: { GetItem: 1, PutItem: 2, PutEvents: 1 }, wru: 6, busEntries: 1 }),
     },
   };
@@ -120,6 +121,15 @@ describe('buildCostModel', () => {
 
   it('makes minute precision cheaper than second precision (no early callback, no fine stage)', () => {
     expect(model.restart.minute.usdPerMillion).toBeLessThan(model.restart.second.usdPerMillion);
+  });
+
+  it('prices a short back-off as the fine stage and its dispatch at either precision (no schedule)', () => {
+    for (const precision of ['second', 'minute'] as const) {
+      const items = model.shortRestart[precision].items.map((item) => item.item);
+      expect(items[0]).toBe('fine stage: SQS ReceiveMessage + DeleteMessageBatch');
+      expect(items.some((item) => item.includes('Scheduler'))).toBe(false);
+    }
+    expect(model.shortRestart.minute.usdPerMillion).toBeCloseTo(model.shortRestart.second.usdPerMillion, 9);
   });
 
   it('includes one reminder per minute of the wait, priced per waiting container from the sync', () => {

@@ -15,6 +15,7 @@ import { consoleLine } from '../../lib/local/event-log.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { CLI } from '../support/runtime-process.ts';
 import { cli } from '../support/cli.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 describe('restart-scheduler events (local runtime)', () => {
   let runtime: LocalRuntime;
@@ -23,7 +24,7 @@ describe('restart-scheduler events (local runtime)', () => {
 
   beforeAll(async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true, policy: resolveBackoffPolicy({ initial: 100, max: 800 }), syncPeriodMs: 100 });
-    client = new RestartSchedulerClient({ endpoint: runtime.url });
+    client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     await client.postExit({ namespace: 'default', pod: 'web-0', container: 'app', exitCode: 1, finishedAt: Date.now(), exitId: 'one' });
     await client.postExit({ namespace: 'jobs', pod: 'job-0', container: 'task', exitCode: 0, finishedAt: Date.now(), restartPolicy: 'Never' });
     // Until the immediate restart of web-0 is on record: the tests compare the log with what is printed.

@@ -85,7 +85,7 @@ describe('restart-scheduler simulate', () => {
     it('--policy reduced gives 1s doubling to 1m', async () => {
       const { code, out } = await cli('simulate', '--policy', 'reduced');
       expect(code).toBe(0);
-      expect(out.split('\n')[0]).toBe('policy reduced: initial 1s, max 1m, reset after 2m');
+      expect(out.split('\n')[0]).toBe('policy reduced: initial 1s, max 1m, reset after 10m');
       expect(column(out, 2)).toEqual(['0s', '1s', '2s', '4s', '8s', '16s', '32s', '1m', '1m', '1m']);
     });
 
@@ -98,7 +98,7 @@ describe('restart-scheduler simulate', () => {
     it('lowers the initial back-off to a smaller --max-backoff (KEP-5593)', async () => {
       const { code, out } = await cli('simulate', '--max-backoff', '5s');
       expect(code).toBe(0);
-      expect(out.split('\n')[0]).toBe('policy kubelet: initial 5s, max 5s, reset after 10s');
+      expect(out.split('\n')[0]).toBe('policy kubelet: initial 5s, max 5s, reset after 10m');
       expect(column(out, 2)).toEqual(['0s', ...Array(9).fill('5s')]);
     });
 

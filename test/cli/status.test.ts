@@ -6,10 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerView } from '../../lib/api/views.ts';
 import { RestartSchedulerClient, type ExitEventInput } from '../../lib/client/client.ts';
 import { USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
-import { countdown, humanDuration, renderStatus } from '../../lib/cli/status.ts';
+import { renderStatus } from '../../lib/cli/status.ts';
+import { countdown, humanDuration } from '../../lib/client/format.ts';
 import { resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { cli } from '../support/cli.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 /** The table's cells, split on the two-or-more spaces between columns. */
 function cells(table: string): string[][] {
@@ -141,7 +143,7 @@ describe('restart-scheduler status', () => {
 
   beforeAll(async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true, policy: resolveBackoffPolicy({ initial: 100, max: 800 }), syncPeriodMs: 100 });
-    client = new RestartSchedulerClient({ endpoint: runtime.url });
+    client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
   });
   afterAll(async () => {
     // Let no restart be mid-dispatch while the runtime shuts down.

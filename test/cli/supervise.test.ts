@@ -16,6 +16,7 @@ import { containerKey, resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import { CLI } from '../support/runtime-process.ts';
 import { cli } from '../support/cli.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 interface Supervisor {
   readonly child: ChildProcessWithoutNullStreams;
@@ -67,7 +68,7 @@ describe('restart-scheduler supervise', () => {
     // Reset after 10m, not 2 × max (1.6 s): on a loaded machine starting a command
     // can take longer than that, and a reset would rightly start the back-off over.
     runtime = await startLocalRuntime({ port: 0, inMemory: true, policy: resolveBackoffPolicy({ initial: 100, max: 800, resetAfter: '10m' }), syncPeriodMs: 100 });
-    client = new RestartSchedulerClient({ endpoint: runtime.url });
+    client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
   });
   afterAll(async () => {
     for (let attempt = 0; attempt < 100; attempt++) {
@@ -149,6 +150,20 @@ describe('restart-scheduler supervise', () => {
     const supervisor = startSupervisor(['--endpoint', runtime.url, '--name', 'never', '--restart-policy', 'Never', '--', process.execPath, '-e', 'process.exit(5)']);
     expect(await supervisor.exited).toBe(5);
     expect(await status('never')).toMatchObject({ state: 'Terminated', reason: 'Error', lastExit: { exitCode: 5 } });
+  });
+
+  it('reports each run’s restart count, carrying on from the service’s count when supervise runs again', async () => {
+    const lastExitOf = async (name: string) => (await runtime.deps.store.get(keyOf(name)))?.value.lastExit;
+    const args = ['--endpoint', runtime.url, '--name', 'again', '--max-restarts', '1', '--', process.execPath, '-e', 'process.exit(4)'];
+    expect(await startSupervisor(args).exited).toBe(4);
+    // Run 0 crashed and was restarted once; run 1 crashed and hit the limit.
+    expect(await lastExitOf('again')).toMatchObject({ restartCount: 1, exitCode: 4 });
+    const second = startSupervisor(args);
+    expect(await second.exited).toBe(4);
+    // A new run, not taken for a repeat of the last exit: numbered after it.
+    expect(second.stderr()).not.toContain('duplicate');
+    expect(await lastExitOf('again')).toMatchObject({ restartCount: 2, exitCode: 4 });
+    expect(await status('again')).toMatchObject({ state: 'Terminated', reason: 'RestartLimitExceeded', restartCount: 1 });
   });
 
   it('stops after --max-restarts with RestartLimitExceeded', async () => {

@@ -18,16 +18,18 @@ interface Op {
   readonly expect?: boolean;
   readonly expectIds?: string[];
 }
-interface OpsCase {
-  readonly name: string;
+/** A case with `resetAfterMs` was produced with kubelet's HasExpiredFunc (`eventTime − lastUpdate > resetAfterMs`). */
+interface Params {
   readonly initialMs: number;
   readonly maxMs: number;
+  readonly resetAfterMs?: number;
+}
+interface OpsCase extends Params {
+  readonly name: string;
   readonly ops: Op[];
 }
-interface TimelineCase {
+interface TimelineCase extends Params {
   readonly name: string;
-  readonly initialMs: number;
-  readonly maxMs: number;
   readonly startedAt: number;
   readonly runsMs: number[];
   readonly expect: { finishedAt: number; restartAt: number; delayMs: number; backoffMs: number }[];
@@ -44,9 +46,9 @@ function load<T>(file: string): { source: string; cases: T[] } {
 const ops = load<OpsCase>('kubelet-backoff-ops.json');
 const timelines = load<TimelineCase>('kubelet-crashloop-timelines.json');
 
-/** client-go's defaults: reset after 2 × max, no jitter. */
-function paramsOf(c: { initialMs: number; maxMs: number }) {
-  return { initialMs: c.initialMs, maxMs: c.maxMs, resetAfterMs: 2 * c.maxMs, jitterFactor: 0 };
+/** The case's reset threshold, else client-go's default of 2 × max; no jitter. */
+function paramsOf(c: Params) {
+  return { initialMs: c.initialMs, maxMs: c.maxMs, resetAfterMs: c.resetAfterMs ?? 2 * c.maxMs, jitterFactor: 0 };
 }
 
 describe(`kubelet-backoff-ops.json (${ops.source})`, () => {

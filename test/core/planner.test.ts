@@ -60,8 +60,10 @@ describe('planExit', () => {
     it('restarts a first crash now even when the workload’s clock runs ahead', () => {
       const plan = planExit(undefined, exitAt(T0 + 120_000, { exitId: 'skewed' }), options(T0));
       expect(plan.decision).toMatchObject({ decision: 'RestartNow', restartAt: T0, delayMs: 0, state: 'Running' });
-      // The reported instant is kept, so a replay of this exit is still recognised.
-      expect(plan.next?.lastExit?.finishedAt).toBe(T0 + 120_000);
+      // Placed at its arrival on the service's clock; the reported instant is
+      // kept beside it, so a replay of this exit is still recognised.
+      expect(plan.next?.lastExit).toMatchObject({ finishedAt: T0, reportedFinishedAt: T0 + 120_000, receivedAt: T0, restartCount: 0 });
+      expect(plan.events[0]?.message).toContain("the workload's clock runs ahead");
     });
 
     it('restarts now with no delay and starts the entry at initial', () => {
@@ -83,7 +85,7 @@ describe('planExit', () => {
         backoff: { backoffMs: 10_000, lastUpdate: T0 },
         restartCount: 1,
         state: 'Running',
-        lastExit: { exitCode: 1, finishedAt: T0, exitId: 'e1' },
+        lastExit: { exitCode: 1, finishedAt: T0, receivedAt: T0, restartCount: 0, reportedFinishedAt: T0, exitId: 'e1' },
         recentExitIds: ['e1'],
         lastDecision: plan.decision,
         restart: { restartCount: 1, restartAt: T0, status: 'waiting' },

@@ -22,10 +22,10 @@ function policyError(input: BackoffPolicyInput): PolicyError {
 }
 
 describe('BACKOFF_PRESETS', () => {
-  it('holds kubelet (10s/5m) and reduced (1s/60s)', () => {
+  it('holds kubelet (10s/5m) and reduced (1s/60s), both resetting after kubelet’s 10m', () => {
     expect(BACKOFF_PRESETS).toEqual({
-      kubelet: { initialMs: 10_000, maxMs: 300_000 },
-      reduced: { initialMs: 1_000, maxMs: 60_000 },
+      kubelet: { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 },
+      reduced: { initialMs: 1_000, maxMs: 60_000, resetAfterMs: 600_000 },
     });
     expect(BACKOFF_PRESET_NAMES).toEqual(['kubelet', 'reduced']);
   });
@@ -35,16 +35,18 @@ describe('resolveBackoffPolicy', () => {
   it.each<[string, BackoffPolicyInput | undefined, { initialMs: number; maxMs: number; resetAfterMs: number; jitterFactor: number }]>([
     ['no input: kubelet', undefined, { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000, jitterFactor: 0 }],
     ['kubelet preset', { preset: 'kubelet' }, { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000, jitterFactor: 0 }],
-    ['reduced preset', { preset: 'reduced' }, { initialMs: 1_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
+    ['reduced preset', { preset: 'reduced' }, { initialMs: 1_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 }],
     ['durations as strings', { initial: '2s', max: '1m30s', resetAfter: '10m' }, { initialMs: 2_000, maxMs: 90_000, resetAfterMs: 600_000, jitterFactor: 0 }],
-    ['durations as ms', { initial: 500, max: 4_000 }, { initialMs: 500, maxMs: 4_000, resetAfterMs: 8_000, jitterFactor: 0 }],
-    ['resetAfter defaults to 2 × the given max', { max: '1m' }, { initialMs: 10_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
-    ['explicit initial over the preset', { preset: 'reduced', initial: '5s' }, { initialMs: 5_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
-    ['initial equal to max', { initial: '1m', max: '1m' }, { initialMs: 60_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
-    ['the smallest policy: 1 ms', { initial: 1, max: 1 }, { initialMs: 1, maxMs: 1, resetAfterMs: 2, jitterFactor: 0 }],
-    ['KEP-5593: max below the preset initial lowers initial', { max: '5s' }, { initialMs: 5_000, maxMs: 5_000, resetAfterMs: 10_000, jitterFactor: 0 }],
-    ['KEP-5593: max below an explicit initial lowers initial', { initial: '30s', max: '20s' }, { initialMs: 20_000, maxMs: 20_000, resetAfterMs: 40_000, jitterFactor: 0 }],
-    ['KEP-5593 with reduced', { preset: 'reduced', max: '200ms' }, { initialMs: 200, maxMs: 200, resetAfterMs: 400, jitterFactor: 0 }],
+    ['durations as ms', { initial: 500, max: 4_000 }, { initialMs: 500, maxMs: 4_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['resetAfter stays kubelet’s 10m for a custom max (not client-go’s 2 × max)', { max: '1m' }, { initialMs: 10_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['resetAfter stays 10m for a max above it', { max: '20m' }, { initialMs: 10_000, maxMs: 1_200_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['explicit initial over the preset', { preset: 'reduced', initial: '5s' }, { initialMs: 5_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['initial equal to max', { initial: '1m', max: '1m' }, { initialMs: 60_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['the smallest policy: 1 ms', { initial: 1, max: 1, resetAfter: 1 }, { initialMs: 1, maxMs: 1, resetAfterMs: 1, jitterFactor: 0 }],
+    ['KEP-5593: max below the preset initial lowers initial', { max: '5s' }, { initialMs: 5_000, maxMs: 5_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['KEP-5593: max below an explicit initial lowers initial', { initial: '30s', max: '20s' }, { initialMs: 20_000, maxMs: 20_000, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['KEP-5593 with reduced', { preset: 'reduced', max: '200ms' }, { initialMs: 200, maxMs: 200, resetAfterMs: 600_000, jitterFactor: 0 }],
+    ['client-go’s own 2 × max, configured', { max: '1m', resetAfter: '2m' }, { initialMs: 10_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 }],
     ['KEP-5593 flat 10 minute reset', { max: '1s', resetAfter: '10m' }, { initialMs: 1_000, maxMs: 1_000, resetAfterMs: 600_000, jitterFactor: 0 }],
     ['resetAfter below max is allowed', { resetAfter: '1m' }, { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 60_000, jitterFactor: 0 }],
     ['jitter factor', { jitterFactor: 0.25 }, { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000, jitterFactor: 0.25 }],
@@ -79,8 +81,8 @@ describe('resolveBackoffPolicy', () => {
 describe('describeBackoffPolicy', () => {
   it.each<[BackoffPolicyInput, string]>([
     [{}, 'initial 10s, max 5m, reset after 10m'],
-    [{ preset: 'reduced' }, 'initial 1s, max 1m, reset after 2m'],
-    [{ initial: '200ms', max: '1m30s', jitterFactor: 0.1 }, 'initial 200ms, max 1m30s, reset after 3m, jitter 0.1'],
+    [{ preset: 'reduced' }, 'initial 1s, max 1m, reset after 10m'],
+    [{ initial: '200ms', max: '1m30s', jitterFactor: 0.1 }, 'initial 200ms, max 1m30s, reset after 10m, jitter 0.1'],
   ])('describes %j as %j', (input, text) => {
     expect(describeBackoffPolicy(resolveBackoffPolicy(input))).toBe(text);
   });

@@ -217,6 +217,7 @@ describe('EventsBus', () => {
   let bus: EventsBus;
   let exit: lambda.Function;
   let role: iam.Role;
+  let handlerRole: iam.Role;
   let template: Template;
 
   beforeAll(() => {
@@ -226,6 +227,8 @@ describe('EventsBus', () => {
     bus.routeExitsTo(exit);
     role = workloadRole(stack);
     bus.grantPutExitEvents(role);
+    handlerRole = new iam.Role(stack, 'HandlerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    bus.grantSendExitDeadLetters(handlerRole);
     template = Template.fromStack(stack);
   });
 
@@ -279,6 +282,12 @@ describe('EventsBus', () => {
       },
     ]);
   });
+
+  it('grantSendExitDeadLetters gives sqs:SendMessage on the exit dead-letter queue, nothing more', () => {
+    expect(statementsByRole(template).get(logicalId(handlerRole))).toEqual([
+      { effect: 'Allow', actions: ['sqs:SendMessage'], resources: [`<${logicalId(bus.exitDeadLetterQueue)}.Arn>`] },
+    ]);
+  });
 });
 
 describe('Ingress', () => {
@@ -295,11 +304,11 @@ describe('Ingress', () => {
     template = Template.fromStack(stack);
   });
 
-  it('serves exactly the four routes, every one behind IAM authorization', () => {
+  it('serves exactly the five routes, the OpenAPI document included, every one behind IAM authorization', () => {
     const routes = template.findResources('AWS::ApiGatewayV2::Route');
-    expect(Object.values(routes).map((route) => route.Properties.RouteKey).sort()).toEqual(
-      API_ROUTES.map(({ method, path }) => `${method} ${path}`).sort(),
-    );
+    const routeKeys = ['DELETE /v1/containers/{key}', 'GET /v1/containers', 'GET /v1/containers/{key}', 'GET /v1/openapi.json', 'POST /v1/exits'];
+    expect(Object.values(routes).map((route) => route.Properties.RouteKey).sort()).toEqual(routeKeys);
+    expect(API_ROUTES.map(({ method, path }) => `${method} ${path}`).sort()).toEqual(routeKeys);
     for (const route of Object.values(routes)) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 

@@ -3,15 +3,10 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { TABLE_SCHEMA } from '../../lib/adapters/dynamodb/schema.ts';
-import { ConfigError, DEFAULT_SERVICE_CONFIG } from '../../lib/config.ts';
+import { ConfigError, DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS } from '../../lib/config.ts';
 import { parseDuration } from '../../lib/core/index.ts';
-import {
-  CONTEXT_KEYS,
-  DEFAULT_LATENESS_THRESHOLD_MS,
-  policyEnvironment,
-  readDeploySettings,
-  type DeploySettings,
-} from '../../lib/infra/settings.ts';
+import { policyEnvironment } from '../../lib/infra/handler-settings.ts';
+import { CONTEXT_KEYS, DEFAULT_LATENESS_THRESHOLD_MS, readDeploySettings, type DeploySettings } from '../../lib/infra/settings.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   app: string;
@@ -38,6 +33,18 @@ describe('readDeploySettings', () => {
     expect(settings.latenessAlarmThresholdMs).toBe(DEFAULT_LATENESS_THRESHOLD_MS.second);
     expect(settings.namespaceDefaultsJson).toBeUndefined();
   });
+
+  it.each(['second', 'minute'] as const)(
+    'with %s precision, alarms past the worst lateness the timer allows, and recovers only past the alarm',
+    (precision) => {
+      const settings = fromContext({ [CONTEXT_KEYS.precision]: precision });
+      const worstMs = precision === 'minute' ? MINUTE_PRECISION_MAX_LATENESS_MS : 1_000;
+      expect(settings.latenessAlarmThresholdMs).toBeGreaterThan(worstMs);
+      // The sync must not race a timer that is merely slow, and a lost restart must raise the alarm.
+      expect(settings.recoveryGraceMs).toBeGreaterThan(settings.latenessAlarmThresholdMs);
+      expect(settings.recoveryGraceMs).toBeGreaterThan(MINUTE_PRECISION_MAX_LATENESS_MS);
+    },
+  );
 
   it("matches cdk.json's context defaults to the built-in defaults, so the file documents them truthfully", () => {
     expect(fromContext(cdkJson.context)).toEqual(fromContext({}));

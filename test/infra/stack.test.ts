@@ -52,13 +52,13 @@ describe('RestartSchedulerStack resources', () => {
       'AWS::Lambda::Function': 3,
       'AWS::Lambda::EventInvokeConfig': 3,
       'AWS::Lambda::EventSourceMapping': 1,
-      // Four API routes and the bus rule may invoke the exit function.
-      'AWS::Lambda::Permission': 5,
+      // Five API routes and the bus rule may invoke the exit function.
+      'AWS::Lambda::Permission': 6,
       'AWS::Logs::LogGroup': 2,
       'AWS::Logs::QueryDefinition': 6,
       'AWS::ApiGatewayV2::Api': 1,
       'AWS::ApiGatewayV2::Integration': 1,
-      'AWS::ApiGatewayV2::Route': 4,
+      'AWS::ApiGatewayV2::Route': 5,
       'AWS::ApiGatewayV2::Stage': 1,
       'AWS::CloudWatch::Alarm': 6,
       'AWS::CloudWatch::Dashboard': 1,
@@ -107,7 +107,8 @@ describe('RestartSchedulerStack IAM', () => {
         `iam:PassRole ${att(stack.timers.schedulerRole)}`,
         `sqs:SendMessage ${fine()}`,
         `events:PutEvents ${bus()}`,
-        // Lambda parks a bus event that failed every async retry here (function DeadLetterConfig).
+        // The handler parks each invalid event of a bus batch here, and Lambda a bus
+        // event that failed every async retry (function DeadLetterConfig): one grant.
         `sqs:SendMessage ${att(stack.bus.exitDeadLetterQueue)}`,
       ].sort(),
     );
@@ -257,7 +258,7 @@ describe('RestartSchedulerStack handlers', () => {
   ];
 
   it.each([
-    ['exit', [ENV.scheduleGroup, ENV.schedulerRoleArn, ENV.restartFunctionArn, ENV.scheduleDeadLetterArn]],
+    ['exit', [ENV.scheduleGroup, ENV.schedulerRoleArn, ENV.restartFunctionArn, ENV.scheduleDeadLetterArn, ENV.exitDeadLetterQueueUrl]],
     ['restart', [ENV.dispatchLease]],
     ['sync', [ENV.dispatchLease, ENV.recoveryGrace]],
   ] as const)('gives the %s handler exactly the settings it reads', (name, extra) => {
@@ -276,6 +277,7 @@ describe('RestartSchedulerStack handlers', () => {
       [ENV.schedulerRoleArn]: { 'Fn::GetAtt': [logicalId(stack.timers.schedulerRole), 'Arn'] },
       [ENV.restartFunctionArn]: { 'Fn::GetAtt': [logicalId(stack.handlers.restart), 'Arn'] },
       [ENV.scheduleDeadLetterArn]: { 'Fn::GetAtt': [logicalId(stack.timers.deadLetterQueue), 'Arn'] },
+      [ENV.exitDeadLetterQueueUrl]: { Ref: logicalId(stack.bus.exitDeadLetterQueue) },
       [ENV.initialBackoff]: '10s',
       [ENV.maxBackoff]: '5m',
       [ENV.resetAfter]: '10m',

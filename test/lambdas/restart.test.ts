@@ -24,12 +24,17 @@ function sqsEvent(bodies: string[]): SQSEvent {
 describe('restart handler', () => {
   let h: Harness;
   let handler: ReturnType<typeof createHandler>;
-  const callback = JSON.stringify({ key: 'web-0_default_uid-1_app_', restartCount: 1, restartAt: T0 });
+  // Two crashes: restart 1 went out with the first exit; restart 2 is due at T0 + 11 s.
+  const callback = JSON.stringify({ key: 'web-0_default_uid-1_app_', restartCount: 2, restartAt: T0 + 11_000 });
 
   beforeEach(async () => {
     h = await createHarness();
     handler = createHandler(lambdaDeps(h).deps);
     await handleExit(h.deps, exitOf(T0));
+    h.clock.set(T0 + 1_000);
+    await handleExit(h.deps, exitOf(T0 + 1_000));
+    h.resetAwsCalls();
+    h.clock.set(T0 + 11_000);
   });
   afterEach(async () => {
     await h.close();

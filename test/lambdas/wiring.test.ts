@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { serviceConfig, wire } from '../../lambdas/wiring.ts';
 import { createHandler as createSyncHandler } from '../../lambdas/sync.ts';
+import { SqsExitDeadLetters } from '../../lib/adapters/events/exit-dead-letters.ts';
 import { ConfigError, ENV } from '../../lib/config.ts';
 import { createHarness, T0 } from '../support/pipeline.ts';
 import { lambdaDeps } from '../support/lambda.ts';
@@ -13,9 +14,9 @@ describe('serviceConfig', () => {
       [ENV.precision]: 'minute',
       [ENV.namespaceDefaults]: JSON.stringify({ batch: { restartPolicy: 'OnFailure', maxBackoff: '30s' } }),
     });
-    expect(config.policy).toEqual({ initialMs: 1_000, maxMs: 60_000, resetAfterMs: 120_000, jitterFactor: 0 });
+    expect(config.policy).toEqual({ initialMs: 1_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 });
     expect(config.precision).toBe('minute');
-    expect(config.namespaces.batch).toEqual({ restartPolicy: 'OnFailure', policy: { initialMs: 10_000, maxMs: 30_000, resetAfterMs: 60_000, jitterFactor: 0 } });
+    expect(config.namespaces.batch).toEqual({ restartPolicy: 'OnFailure', policy: { initialMs: 10_000, maxMs: 30_000, resetAfterMs: 600_000, jitterFactor: 0 } });
   });
 
   it('defaults to the kubelet policy with second precision', () => {
@@ -38,6 +39,12 @@ describe('serviceConfig', () => {
 describe('wire', () => {
   it('names the missing variable', () => {
     expect(() => wire({ [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' })).toThrow('TABLE_NAME is not set');
+  });
+
+  it('gives the exit dead-letter queue only to a function whose environment names it (the exit handler)', () => {
+    const base = { [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' };
+    expect(wire(base).exitDeadLetters).toBeUndefined();
+    expect(wire({ ...base, [ENV.exitDeadLetterQueueUrl]: 'https://dlq' }).exitDeadLetters).toBeInstanceOf(SqsExitDeadLetters);
   });
 });
 

@@ -36,14 +36,14 @@ describe('LocalEventLog', () => {
   it('appends each restart once, even when it is published again', async () => {
     const log = new LocalEventLog();
     const heard: RestartNotice[] = [];
-    log.subscribe((restart) => heard.push(restart));
+    log.restarts.subscribe((restart) => heard.push(restart));
     await log.publish([restartMessage(1)]);
     await log.publish([restartMessage(1), restartMessage(2)]);
     expect(heard.map((r) => [r.seq, r.restartCount])).toEqual([
       [1, 1],
       [2, 2],
     ]);
-    expect(log.restartsAfter(1).map((r) => r.restartCount)).toEqual([2]);
+    expect(log.restarts.after(1).map((r) => r.restartCount)).toEqual([2]);
   });
 
   it('remembers restarts and events across a restart of the process, and still deduplicates', async () => {
@@ -52,9 +52,9 @@ describe('LocalEventLog', () => {
     await first.publish([restartMessage(1)]);
     first.record([eventRecord('Restarted', ref, T0, { restartCount: 1, message: 'Restarted' })]);
     const second = new LocalEventLog({ dir });
-    expect(second.lastRestartSeq).toBe(1);
+    expect(second.restarts.lastSeq).toBe(1);
     await second.publish([restartMessage(1), restartMessage(2)]);
-    expect(second.restartsAfter(0).map((r) => [r.seq, r.restartCount])).toEqual([
+    expect(second.restarts.after(0).map((r) => [r.seq, r.restartCount])).toEqual([
       [1, 1],
       [2, 2],
     ]);
@@ -69,7 +69,7 @@ describe('LocalEventLog', () => {
     const second = new LocalEventLog({ dir });
     await second.publish([restartMessage(2)]);
     const third = new LocalEventLog({ dir });
-    expect(third.restartsAfter(0).map((r) => [r.seq, r.restartCount])).toEqual([
+    expect(third.restarts.after(0).map((r) => [r.seq, r.restartCount])).toEqual([
       [1, 1],
       [2, 2],
     ]);
@@ -84,6 +84,31 @@ describe('LocalEventLog', () => {
     after.record([restarted('RestartRecovered'), eventRecord('Exited', ref, T0 + 1, { restartCount: 3, message: 'Exited' })]);
     expect(after.query({ limit: 10 }).map((e) => e.type)).toEqual(['Restarted', 'Exited']);
     expect(new LocalEventLog({ dir }).query({ limit: 10 }).map((e) => e.type)).toEqual(['Restarted', 'Exited']);
+  });
+
+  it('numbers event records by their line in the file, across processes and torn lines, and tells subscribers', () => {
+    const dir = tempDir();
+    const record = (i: number) => eventRecord('Exited', ref, T0 + i, { message: `event ${i}` });
+    new LocalEventLog({ dir }).record([record(1), record(2)]);
+    appendFileSync(join(dir, 'events.jsonl'), '{"type":"Exi');
+    const second = new LocalEventLog({ dir });
+    const heard: [number, string][] = [];
+    second.events.subscribe((event) => heard.push([event.seq, event.record.message]));
+    second.record([record(3)]);
+    expect(heard).toEqual([[3, 'event 3']]);
+    expect(new LocalEventLog({ dir }).events.after(1).map((event) => [event.seq, event.record.message])).toEqual([
+      [2, 'event 2'],
+      [3, 'event 3'],
+    ]);
+  });
+
+  it('keeps sequence numbers growing when old records leave memory', () => {
+    const log = new LocalEventLog({ memoryLimit: 2 });
+    log.record([0, 1, 2, 3].map((i) => eventRecord('Exited', ref, T0 + i, { message: `event ${i}` })));
+    expect(log.events.lastSeq).toBe(4);
+    expect(log.events.after(0).map((event) => event.seq)).toEqual([3, 4]);
+    expect(log.events.after(3).map((event) => event.seq)).toEqual([4]);
+    expect(log.events.after(4)).toEqual([]);
   });
 
   it('answers event queries by type, key and time, newest limit last', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RestartSchedulerClient, type RestartNotice } from '../../lib/client/client.ts';
 import { FAST_POLICY_ARGS, startRuntimeProcess, type RuntimeProcess } from '../support/runtime-process.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 const container = { namespace: 'default', pod: 'crasher-0', podUid: 'uid-1', container: 'app' };
 const key = 'crasher-0_default_uid-1_app_';
@@ -60,7 +61,7 @@ describe('restart-scheduler local', () => {
 
   it('restarts a container that crashes at once 0, 100, 200, 400, 800, 800 ms after its exits, never early', async () => {
     runtime = await startRuntimeProcess(['--in-memory', ...FAST_POLICY_ARGS]);
-    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     const stream = follow(client, { key });
     await stream.ready;
     const expectedDelays = [0, 100, 200, 400, 800, 800];
@@ -97,7 +98,7 @@ describe('restart-scheduler local', () => {
 
   it('takes one decision from 50 concurrent identical exits; 49 answer Duplicate', async () => {
     runtime = await startRuntimeProcess(['--in-memory', ...FAST_POLICY_ARGS]);
-    const client = new RestartSchedulerClient({ endpoint: runtime.url });
+    const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     const exit = { ...container, exitCode: 1, finishedAt: Date.now(), exitId: 'same-exit' };
     const decisions = await Promise.all(Array.from({ length: 50 }, () => client.postExit(exit)));
     expect(decisions.filter((decision) => decision.decision === 'RestartNow')).toHaveLength(1);
@@ -109,7 +110,7 @@ describe('restart-scheduler local', () => {
     dirs.push(dataDir);
     const args = ['--data-dir', dataDir, '--initial-backoff', '2s', '--max-backoff', '10s', '--sync-period', '100ms'];
     runtime = await startRuntimeProcess(args);
-    let client = new RestartSchedulerClient({ endpoint: runtime.url });
+    let client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     const first = await client.postExit({ ...container, exitCode: 1, finishedAt: Date.now(), exitId: 'exit-0' });
     expect(first.decision).toBe('RestartNow');
     const crashedAt = Date.now();
@@ -118,7 +119,7 @@ describe('restart-scheduler local', () => {
     await runtime.kill9();
 
     runtime = await startRuntimeProcess(args);
-    client = new RestartSchedulerClient({ endpoint: runtime.url });
+    client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
     // From the start of the durable restart log: what happened before and after the crash.
     const stream = follow(client, { key, after: 0 });
     const restarts = await stream.waitFor(2);

@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../lib/cli/program.ts';
 import { isLoopbackHost, RemoteBindError, startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
+import { documentedFetch } from '../support/openapi.ts';
 
 const exit = { namespace: 'default', pod: 'web-0', container: 'app', exitCode: 1, finishedAt: Date.now() };
 
@@ -43,21 +44,21 @@ describe('local runtime security', () => {
     runtime = await startLocalRuntime({ host: '0.0.0.0', allowRemote: true, token: 's3cret', port: 0, inMemory: true });
     const url = runtime.url.replace('0.0.0.0', '127.0.0.1');
     const post = (headers: Record<string, string>) =>
-      fetch(`${url}/v1/exits`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(exit) });
+      documentedFetch(`${url}/v1/exits`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(exit) });
     for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 's3cret' }] as Record<string, string>[]) {
       const response = await post(headers);
       expect(response.status).toBe(401);
       expect(await response.json()).toMatchObject({ error: 'Unauthorized' });
     }
-    expect((await fetch(`${url}/v1/restarts/stream`)).status).toBe(401);
-    expect((await fetch(`${url}/v1/containers`)).status).toBe(401);
+    expect((await documentedFetch(`${url}/v1/restarts/stream`)).status).toBe(401);
+    expect((await documentedFetch(`${url}/v1/containers`)).status).toBe(401);
     expect((await runtime.deps.store.list({})).items).toHaveLength(0);
     expect((await post({ authorization: 'Bearer s3cret' })).status).toBe(200);
   });
 
   it('refuses a body over 256 KiB without buffering it, and writes nothing', async () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
-    const response = await fetch(`${runtime.url}/v1/exits`, {
+    const response = await documentedFetch(`${runtime.url}/v1/exits`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ ...exit, reason: 'x'.repeat(300 * 1024) }),

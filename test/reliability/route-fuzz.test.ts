@@ -16,7 +16,8 @@
 import { DeleteItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleApiRequest, type ApiRequest, type ApiResponse } from '../../lib/api/router.ts';
+import { type ApiRequest, type ApiResponse } from '../../lib/api/router.ts';
+import { documentedRequest } from '../support/openapi.ts';
 import { formatPath } from '../../lib/api/exits.ts';
 import { API_ERRORS, type ApiErrorBody } from '../../lib/api/protocol.ts';
 import type { ApiBackend } from '../../lib/api/backend.ts';
@@ -258,7 +259,7 @@ describe('HTTP routes over the real store', () => {
     const before = await h.dump();
     const awsCallsBefore = h.awsCalls().length;
     const reportedBefore = reported.length;
-    const response = await handleApiRequest(request, backend);
+    const response = await documentedRequest(request, backend);
     tally.set(response.status, (tally.get(response.status) ?? 0) + 1);
     expect(response.status, `${request.method} ${request.path}: ${JSON.stringify(response.body)} ${JSON.stringify(reported.slice(reportedBefore))}`).toBeLessThan(500);
     // The transport writes the body with JSON.stringify: it must serialise.
@@ -452,7 +453,7 @@ describe('HTTP routes over the real store', () => {
       ['a batch of 100', objectText([['events', `[${Array.from({ length: 100 }, (_, index) => validExitText({ pod: `pod-${index}` })).join(',')}]`]])],
     ] as const)('accepts %s and stores it', async (_label, body) => {
       const before = await h.dump();
-      const response = await handleApiRequest(post(body), awsBackend);
+      const response = await documentedRequest(post(body), awsBackend);
       expect(response.status, JSON.stringify(response.body)).toBe(200);
       expect((await h.dump()).length).toBeGreaterThan(before.length);
       await restoreSeed();
@@ -541,7 +542,7 @@ describe('HTTP routes over the real store', () => {
     });
 
     it('resets a stored container with DELETE (the one write outside POST /v1/exits)', async () => {
-      const response = await handleApiRequest({ method: 'DELETE', path: `/v1/containers/${RUNNING_KEY}`, query: {}, headers: {} }, awsBackend);
+      const response = await documentedRequest({ method: 'DELETE', path: `/v1/containers/${RUNNING_KEY}`, query: {}, headers: {} }, awsBackend);
       expect(response).toMatchObject({ status: 200, body: { key: RUNNING_KEY, reset: true } });
       expect(await h.rawItem(RUNNING_KEY)).toBeUndefined();
       await restoreSeed();

@@ -125,16 +125,105 @@ describe('fireRestart', () => {
     expect(h.eventBridge.commandCalls(PutEventsCommand)).toHaveLength(2);
   });
 
-  it('leaves a live claim alone and lets the sync take over an expired one', async () => {
+  /** Puts restart 2 in the state a claimer that died leaves behind: claimed at `claimedAt`, never published. */
+  async function abandonClaim(claimedAt: number): Promise<void> {
     const stored = (await h.store.get(key))!;
+    const written = await h.store.put({ ...stored.value, restart: { ...stored.value.restart!, status: 'dispatching', claimedAt } }, stored.version);
+    expect(written.written).toBe(true);
+  }
+
+  /** The fine-stage messages sent since the last reset: when each becomes visible (SQS rounds DelaySeconds up). */
+  function deferrals(sentAt: number): { visibleAt: number; restartAt: number }[] {
+    return h.sqs.commandCalls(SendMessageCommand).map((call) => ({
+      visibleAt: sentAt + (call.args[0].input.DelaySeconds ?? 0) * 1_000,
+      restartAt: JSON.parse(call.args[0].input.MessageBody!).restartAt as number,
+    }));
+  }
+
+  it('hands a callback that finds a live claim to the fine stage for the instant the claim expires', async () => {
     const claimedAt = dueAt;
-    await h.store.put({ ...stored.value, restart: { ...stored.value.restart!, status: 'dispatching', claimedAt } }, stored.version);
-    h.clock.set(claimedAt + h.deps.config.dispatchLeaseMs - 1);
+    const expiresAt = claimedAt + h.deps.config.dispatchLeaseMs;
+    await abandonClaim(claimedAt);
+    h.clock.set(expiresAt - 1);
     expect(await fireRestart(h.deps, { key, restartCount: 2 })).toBe('InFlight');
-    h.clock.set(claimedAt + h.deps.config.dispatchLeaseMs);
+    expect(h.restartRequests()).toEqual([]);
+    expect(h.sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input)).toEqual([
+      { QueueUrl: SCHEDULER_SETTINGS.queueUrl, MessageBody: JSON.stringify({ key, restartCount: 2, restartAt: expiresAt }), DelaySeconds: 1 },
+    ]);
+    // The claimer died: the deferred callback takes the restart over.
+    h.clock.set(expiresAt - 1 + 1_000);
+    expect(await fireRestart(h.deps, { key, restartCount: 2 })).toBe('Dispatched');
+    expect(h.restartRequests()).toEqual([expect.objectContaining({ restartCount: 2, recovered: false })]);
+  });
+
+  it('lets the sync take over an expired claim', async () => {
+    await abandonClaim(dueAt);
+    h.clock.set(dueAt + h.deps.config.dispatchLeaseMs);
     expect(await fireRestart(h.deps, { key, restartCount: 2 }, { recovered: true })).toBe('Recovered');
     expect(h.restartRequests()).toEqual([expect.objectContaining({ restartCount: 2, recovered: true })]);
     expect(h.records.at(-1)).toMatchObject({ type: 'RestartRecovered', latenessMs: h.deps.config.dispatchLeaseMs });
+  });
+
+  it('takes over a dead claimer within one lease of its claim, wherever in the lease the redelivery lands', async () => {
+    const lease = h.deps.config.dispatchLeaseMs;
+    let worstMs = 0;
+    // Every 0.997 s of the lease, and its first and last millisecond.
+    const offsets = [0, 1, ...Array.from({ length: Math.ceil(lease / 997) }, (_, index) => index * 997 + 2), lease - 1].filter((offset) => offset < lease);
+    for (const [round, offset] of offsets.entries()) {
+      // Each round a new claim of restart 2 that its claimer abandoned.
+      const claimedAt = dueAt + round * 2 * lease;
+      await abandonClaim(claimedAt);
+      h.resetAwsCalls();
+      const redeliveredAt = claimedAt + offset;
+      h.clock.set(redeliveredAt);
+      expect(await fireRestart(h.deps, { key, restartCount: 2 })).toBe('InFlight');
+      const [deferral, ...more] = deferrals(redeliveredAt);
+      expect(more).toEqual([]);
+      expect(deferral!.restartAt).toBe(claimedAt + lease);
+      h.clock.set(deferral!.visibleAt);
+      expect(await fireRestart(h.deps, { key, restartCount: 2 })).toBe('Dispatched');
+      const takeoverMs = deferral!.visibleAt - claimedAt;
+      // Never before the claim expired, and at most SQS's whole-second rounding after.
+      expect(takeoverMs).toBeGreaterThanOrEqual(lease);
+      expect(takeoverMs).toBeLessThan(lease + 1_000);
+      worstMs = Math.max(worstMs, takeoverMs);
+    }
+    console.log(`takeover of a dead claimer over ${offsets.length} redelivery offsets: at worst ${worstMs} ms after the claim (lease ${lease} ms + ${worstMs - lease} ms of DelaySeconds rounding)`);
+    expect(worstMs).toBe(lease + 999);
+  });
+
+  it.each([
+    ['the claimer finishes', true],
+    ['the claimer died', false],
+  ])('defers each of ten callbacks during a live claim once, and no more once %s', async (_label, claimerFinishes) => {
+    const claimedAt = dueAt;
+    const expiresAt = claimedAt + h.deps.config.dispatchLeaseMs;
+    await abandonClaim(claimedAt);
+    h.clock.set(claimedAt + 1_000);
+    const during = await Promise.all(Array.from({ length: 10 }, () => fireRestart(h.deps, { key, restartCount: 2 })));
+    expect(during).toEqual(Array.from({ length: 10 }, () => 'InFlight'));
+    expect(h.sqs.commandCalls(SendMessageCommand)).toHaveLength(10);
+    if (claimerFinishes) {
+      // The holder publishes and marks it: what a live claimer does.
+      const stored = (await h.store.get(key))!;
+      await h.store.put({ ...stored.value, restart: { ...stored.value.restart!, status: 'dispatched', dispatchedAt: claimedAt + 50 } }, stored.version);
+    }
+    // Round after round, every deferral comes back at once: each round sends at most one deferral per callback still undecided.
+    let callbacks = 10;
+    const outcomes: string[] = [];
+    for (let round = 1; callbacks > 0; round++) {
+      expect(round, 'rounds of deferrals').toBeLessThanOrEqual(3);
+      h.sqs.resetHistory();
+      h.clock.set(expiresAt + round * h.deps.config.dispatchLeaseMs);
+      const results = await Promise.all(Array.from({ length: callbacks }, () => fireRestart(h.deps, { key, restartCount: 2 })));
+      outcomes.push(...results);
+      const sent = h.sqs.commandCalls(SendMessageCommand).length;
+      expect(sent).toBe(results.filter((outcome) => outcome === 'InFlight').length);
+      expect(sent).toBeLessThan(callbacks);
+      callbacks = sent;
+    }
+    expect(outcomes.filter((outcome) => outcome === 'Dispatched')).toHaveLength(claimerFinishes ? 0 : 1);
+    expect(h.restartRequests()).toHaveLength(claimerFinishes ? 0 : 1);
   });
 
   it('gives a restart after a reset its own id, so consumers deduplicating on it still see it', async () => {
@@ -145,7 +234,8 @@ describe('fireRestart', () => {
     h.clock.set(dueAt + 1_000);
     const first = await handleExit(h.deps, exitOf(dueAt + 1_000));
     expect(first).toMatchObject({ decision: 'RestartNow', restartCount: 1 });
-    expect(await fireRestart(h.deps, { key, restartCount: 1 })).toBe('Dispatched');
+    // Due at once, it went out with the exit's own handling.
+    expect(await fireRestart(h.deps, { key, restartCount: 1 })).toBe('AlreadyDispatched');
     const ids = h.restartRequests().map((request) => request.restartId);
     expect(ids).toEqual([`${key}#${T0}.2`, `${key}#${dueAt + 1_000}.1`]);
     expect(first.restartId).toBe(ids[1]);

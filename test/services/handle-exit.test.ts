@@ -18,17 +18,27 @@ describe('handleExit', () => {
     await h.close();
   });
 
-  it('restarts a first exit now, through the fine stage with no delay', async () => {
+  it('restarts a first exit now in the same handling: the decision is written claimed, then published and marked, with no timer', async () => {
     const decision = await handleExit(h.deps, exitOf(T0));
     expect(decision).toMatchObject({ decision: 'RestartNow', restartAt: T0, delayMs: 0, restartCount: 1, backoffMs: 10_000, state: 'Running' });
-    expect(h.sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input)).toEqual([
-      {
-        QueueUrl: SCHEDULER_SETTINGS.queueUrl,
-        MessageBody: JSON.stringify({ key: decision.key, restartCount: 1, restartAt: T0 }),
-        DelaySeconds: 0,
-      },
+    expect(h.restartRequests()).toEqual([
+      { restartId: decision.restartId, key: decision.key, namespace: 'default', pod: 'web-0', podUid: 'uid-1', container: 'app', restartCount: 1, restartAt: new Date(T0).toISOString(), firedAt: new Date(T0).toISOString(), recovered: false },
     ]);
+    expect(h.sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(h.scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(0);
+    expect((await h.store.get(decision.key))?.value).toMatchObject({ state: 'Running', restart: { restartCount: 1, status: 'dispatched', claimedAt: T0, dispatchedAt: T0 } });
+    expect(h.records.map((record) => record.type)).toEqual(['Exited', 'Restarted']);
+  });
+
+  it('hands an immediate restart to the fine stage when publishing it fails, with its claim released', async () => {
+    h.eventBridge.on(PutEventsCommand).rejectsOnce(new Error('EventBridge unavailable')).resolves({ FailedEntryCount: 0, Entries: [] });
+    const decision = await handleExit(h.deps, exitOf(T0));
+    expect(decision.decision).toBe('RestartNow');
+    expect((await h.store.get(decision.key))?.value.restart).toEqual({ restartCount: 1, restartAt: T0, status: 'waiting' });
+    expect(h.sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input)).toEqual([
+      { QueueUrl: SCHEDULER_SETTINGS.queueUrl, MessageBody: JSON.stringify({ key: decision.key, restartCount: 1, restartAt: T0 }), DelaySeconds: 0 },
+    ]);
+    expect(h.errors[0]?.message).toMatch(/publishing an immediate restart failed; handing it to the timer/);
   });
 
   it('sends a restart due within two minutes to the fine stage, delay rounded up to whole seconds', async () => {
@@ -37,7 +47,7 @@ describe('handleExit', () => {
     const decision = await handleExit(h.deps, exitOf(T0 + 1_500));
     expect(decision).toMatchObject({ decision: 'RestartScheduled', restartAt: T0 + 11_500, delayMs: 10_000, restartCount: 2, backoffMs: 20_000, state: 'CrashLoopBackOff' });
     expect(decision.message).toBe('back-off 10s restarting failed container=app pod=web-0_default(uid-1)');
-    expect(h.sqs.commandCalls(SendMessageCommand)[1]?.args[0].input).toEqual({
+    expect(h.sqs.commandCalls(SendMessageCommand)[0]?.args[0].input).toEqual({
       QueueUrl: SCHEDULER_SETTINGS.queueUrl,
       MessageBody: JSON.stringify({ key: decision.key, restartCount: 2, restartAt: T0 + 11_500 }),
       DelaySeconds: 10,
@@ -76,11 +86,26 @@ describe('handleExit', () => {
   it('rounds the at() instant up to the minute with minute precision, so it is never early', async () => {
     const minute = await createHarness({ config: { precision: 'minute' } });
     try {
+      await handleExit(minute.deps, exitOf(T0, { backoffPolicy: slowPolicy }));
+      minute.clock.set(T0 + 1_500);
+      await handleExit(minute.deps, exitOf(T0 + 1_500, { backoffPolicy: slowPolicy }));
+      // Due 12:05:01.5 → at(12:06:00), which Scheduler fires between 12:06:00 and 12:06:59.
+      expect(minute.scheduler.commandCalls(CreateScheduleCommand)[0]?.args[0].input.ScheduleExpression).toBe('at(2026-01-01T12:06:00)');
+    } finally {
+      await minute.close();
+    }
+  });
+
+  it('sends a restart due within two minutes to the fine stage with minute precision too', async () => {
+    const minute = await createHarness({ config: { precision: 'minute' } });
+    try {
       await handleExit(minute.deps, exitOf(T0));
       minute.clock.set(T0 + 1_500);
+      minute.resetAwsCalls();
       await handleExit(minute.deps, exitOf(T0 + 1_500));
-      // Due 12:00:11.5 → at(12:01:00), which Scheduler fires between 12:01:00 and 12:01:59.
-      expect(minute.scheduler.commandCalls(CreateScheduleCommand)[0]?.args[0].input.ScheduleExpression).toBe('at(2026-01-01T12:01:00)');
+      // Due 12:00:11.5: 10 s from now, rounded up to whole seconds.
+      expect(minute.awsCalls()).toEqual(['SendMessage']);
+      expect(minute.sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.DelaySeconds).toBe(10);
     } finally {
       await minute.close();
     }
@@ -96,7 +121,8 @@ describe('handleExit', () => {
   });
 
   it.each([
-    ['a restart now', exitOf(T0), ['GetItem', 'PutItem'], ['SendMessage']],
+    // One read, the decision written already claimed, the publish, then the mark.
+    ['a restart now', exitOf(T0), ['GetItem', 'PutItem', 'PutItem'], ['PutEvents']],
     ['no restart (restartPolicy Never)', exitOf(T0, { restartPolicy: 'Never' }), ['GetItem', 'PutItem'], ['PutEvents']],
   ])('makes exactly the hot-path calls of DESIGN §3 for %s', async (_label, exit, dynamoCalls, awsCalls) => {
     h.dynamoCalls.reset();
@@ -174,7 +200,8 @@ describe('handleExit', () => {
     expect(advancing[0]).toMatchObject({ decision: 'RestartNow', restartCount: 1 });
     expect(decisions.filter((d) => d.decision === 'Duplicate')).toHaveLength(49);
     expect(decisions.every((d) => d.restartCount === 1)).toBe(true);
-    expect(h.sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+    expect(h.restartRequests()).toHaveLength(1);
+    expect(h.sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
     expect(h.scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(0);
     expect((await h.store.get(advancing[0]!.key))?.value.restartCount).toBe(1);
     expect(h.metrics.filter((m) => m.name === 'WriteConflicts').length).toBeGreaterThan(0);
@@ -187,14 +214,17 @@ describe('handleExit', () => {
     const page = await h.store.list({ limit: 1_000 });
     expect(page.items).toHaveLength(200);
     expect(new Set(page.items.map((item) => item.key))).toEqual(new Set(exits.map(containerKey)));
-    expect(h.sqs.commandCalls(SendMessageCommand)).toHaveLength(200);
+    expect(new Set(h.restartRequests().map((request) => request.key))).toEqual(new Set(exits.map(containerKey)));
+    expect(h.restartRequests()).toHaveLength(200);
   });
 
   it('keeps the decision when arming the timer fails, and reports the failure', async () => {
+    await handleExit(h.deps, exitOf(T0));
     h.sqs.on(SendMessageCommand).rejects(new ServiceQuotaExceededException({ message: 'quota', Message: 'quota', $metadata: {} }));
-    const decision = await handleExit(h.deps, exitOf(T0));
-    expect(decision.decision).toBe('RestartNow');
-    expect((await h.store.get(decision.key))?.value.restart).toEqual({ restartCount: 1, restartAt: T0, status: 'waiting' });
+    h.clock.set(T0 + 1_000);
+    const decision = await handleExit(h.deps, exitOf(T0 + 1_000));
+    expect(decision.decision).toBe('RestartScheduled');
+    expect((await h.store.get(decision.key))?.value.restart).toEqual({ restartCount: 2, restartAt: T0 + 11_000, status: 'waiting' });
     expect(h.metrics).toContainEqual({ name: 'TimerFailures', value: 1 });
     expect(h.errors[0]?.message).toMatch(/sync will recover/);
   });
@@ -203,8 +233,8 @@ describe('handleExit', () => {
     await handleExit(h.deps, exitOf(T0));
     h.clock.set(T0 + 1_000);
     await handleExit(h.deps, exitOf(T0 + 1_000));
-    expect(h.records.map((r) => r.type)).toEqual(['Exited', 'Exited', 'RestartScheduled']);
-    expect(h.records[2]).toMatchObject({
+    expect(h.records.map((r) => r.type)).toEqual(['Exited', 'Restarted', 'Exited', 'RestartScheduled']);
+    expect(h.records[3]).toMatchObject({
       schema: 'restart-scheduler.event/v1',
       key: 'web-0_default_uid-1_app_',
       restartCount: 2,

@@ -73,10 +73,12 @@ describe('sync', () => {
     expect(second()).toHaveLength(1);
   });
 
-  it('recovers a restart whose immediate dispatch was lost (fine stage down)', async () => {
+  it('recovers an immediate restart whose publish failed and whose hand-over to the fine stage failed too', async () => {
+    h.eventBridge.on(PutEventsCommand).rejectsOnce(new Error('EventBridge unavailable')).resolves({ FailedEntryCount: 0, Entries: [] });
     h.sqs.on(SendMessageCommand).rejects(new Error('SQS unavailable'));
     const decision = await handleExit(h.deps, exitOf(T0));
     expect(decision.decision).toBe('RestartNow');
+    expect((await h.store.get(decision.key))?.value.restart).toEqual({ restartCount: 1, restartAt: T0, status: 'waiting' });
     h.clock.set(T0 + h.deps.config.recoveryGraceMs);
     expect(await sync(h.deps)).toMatchObject({ recovered: 1 });
     expect(h.restartRequests()).toEqual([expect.objectContaining({ restartCount: 1, recovered: true })]);

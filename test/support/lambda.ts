@@ -21,6 +21,7 @@ export function lambdaDeps(h: Harness): { deps: () => LambdaDeps; logged: Logged
         flushes++;
       },
     },
+    exitDeadLetters: h.exitDeadLetters,
   };
   return { deps: () => deps, logged, flushes: () => flushes };
 }

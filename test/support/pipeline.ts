@@ -11,6 +11,7 @@ import { GetItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient }
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { DynamoBackoffStore, ensureTable } from '../../lib/adapters/dynamodb/store.ts';
 import { SchedulerRestartTimer, SqsFineStage } from '../../lib/adapters/scheduler/timer.ts';
+import { SqsExitDeadLetters } from '../../lib/adapters/events/exit-dead-letters.ts';
 import { AwsEventSink } from '../../lib/adapters/events/sink.ts';
 import { DEFAULT_SERVICE_CONFIG, type ServiceConfig } from '../../lib/config.ts';
 import type { EventRecord, ExitEvent } from '../../lib/core/index.ts';
@@ -81,8 +82,13 @@ export interface Harness {
   readonly errors: { message: string; details?: Record<string, unknown> }[];
   /** `Container Restart Requested` details the bus accepted, in order. */
   restartRequests(): Record<string, unknown>[];
+  /** The exit dead-letter queue's adapter, on the mocked SQS client. */
+  readonly exitDeadLetters: SqsExitDeadLetters;
+  /** Message bodies sent to the exit dead-letter queue, parsed, in order. */
+  exitDeadLetterMessages(): Record<string, unknown>[];
   /** Every mocked AWS call (Scheduler, SQS, EventBridge), by command name. */
   awsCalls(): string[];
+  /** Forgets every AWS call so far, and what the bus accepted. */
   resetAwsCalls(): void;
   close(): Promise<void>;
 }
@@ -93,6 +99,7 @@ export const SCHEDULER_SETTINGS = {
   roleArn: 'arn:aws:iam::123456789012:role/scheduler',
   deadLetterArn: 'arn:aws:sqs:us-east-1:123456789012:schedule-dlq',
   queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/fine-stage',
+  exitDeadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/exit-dlq',
   eventBusName: 'restart-scheduler',
 };
 
@@ -180,8 +187,17 @@ export async function createHarness(options: { config?: Partial<ServiceConfig>; 
       return items.sort((a, b) => String(a.pk?.S).localeCompare(String(b.pk?.S)));
     },
     restartRequests: () => published.filter((m) => m.detailType === 'Container Restart Requested').map((m) => m.detail),
+    exitDeadLetters: new SqsExitDeadLetters({ client: sqsClient, queueUrl: SCHEDULER_SETTINGS.exitDeadLetterQueueUrl }),
+    exitDeadLetterMessages: () =>
+      sqs
+        .commandCalls(SendMessageCommand)
+        .filter((call) => call.args[0].input.QueueUrl === SCHEDULER_SETTINGS.exitDeadLetterQueueUrl)
+        .map((call) => JSON.parse(call.args[0].input.MessageBody!) as Record<string, unknown>),
     awsCalls: () => mocks.flatMap((mock) => mock.calls().map((call) => (call.args[0] as object).constructor.name.replace(/Command$/, ''))),
-    resetAwsCalls: () => mocks.forEach((mock) => mock.resetHistory()),
+    resetAwsCalls: () => {
+      mocks.forEach((mock) => mock.resetHistory());
+      published.splice(0);
+    },
     close: async () => {
       mocks.forEach((mock) => mock.restore());
       await releaseDynalite();

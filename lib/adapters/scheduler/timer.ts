@@ -6,19 +6,20 @@
  * - coarse stage: a one-time `at()` schedule that fires ahead of the instant;
  * - fine stage: a delay queue (SQS `DelaySeconds` on AWS, an in-process timer
  *   locally) that waits out the remainder;
- * - a restart due within `directWithinMs` goes to the fine stage directly;
- * - `precision: minute` uses the schedule alone, rounded up to the minute so
- *   it is never early.
+ * - a restart due within `directWithinMs` goes to the fine stage directly,
+ *   with either precision (one SQS message is cheaper than a schedule, and
+ *   exact to the second);
+ * - `precision: minute` uses the schedule alone for later restarts, rounded up
+ *   to the minute so it is never early: at most `MINUTE_PRECISION_MAX_LATENESS_MS` late.
  */
 import { createHash } from 'node:crypto';
 import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import type { Precision } from '../../config.ts';
+import { MINUTE_ROUNDING_MS, SCHEDULER_WINDOW_MS, type Precision } from '../../config.ts';
 import type { RestartRef, RestartTimer, TimerStage } from '../../ports.ts';
 
-const MINUTE_MS = 60_000;
-/** A schedule's instant is at least this far ahead when it is created. */
+/** A schedule's instant is at least this far ahead when it is created (and the direct window at least this long). */
 const SCHEDULE_MIN_AHEAD_MS = 30_000;
 
 /** Where the remainder of a restart's wait is spent. */
@@ -86,15 +87,16 @@ export interface SchedulerRestartTimerOptions {
   /** @default 'second' */
   readonly precision?: Precision;
   /**
-   * How far ahead of the instant the coarse schedule fires. One minute covers
-   * Scheduler's documented precision, so the callback is never late on account
-   * of the schedule.
-   * @default 60 s
+   * How far ahead of the instant the coarse schedule fires (second precision).
+   * Scheduler's window covers it, so the callback is never late on account of
+   * the schedule.
+   * @default SCHEDULER_WINDOW_MS (60 s)
    */
   readonly leadMs?: number;
   /**
-   * Restarts due within this go straight to the fine stage (second precision).
-   * Capped by the fine stage's longest delay.
+   * Restarts due within this go straight to the fine stage, with either
+   * precision. At least 30 s (a schedule is never created closer than that),
+   * at most the fine stage's longest delay.
    * @default 2 minutes
    */
   readonly directWithinMs?: number;
@@ -109,8 +111,11 @@ export class SchedulerRestartTimer implements RestartTimer {
 
   constructor(private readonly options: SchedulerRestartTimerOptions) {
     this.precision = options.precision ?? 'second';
-    this.leadMs = options.leadMs ?? MINUTE_MS;
-    this.directWithinMs = Math.min(options.directWithinMs ?? 2 * MINUTE_MS, options.fineStage.maxDelayMs);
+    this.leadMs = options.leadMs ?? SCHEDULER_WINDOW_MS;
+    // Never under SCHEDULE_MIN_AHEAD_MS: a minute-precision schedule is then
+    // rounded up from the restart's own instant, never from "30 s from now",
+    // which is what bounds its lateness by MINUTE_PRECISION_MAX_LATENESS_MS.
+    this.directWithinMs = Math.min(Math.max(options.directWithinMs ?? 2 * MINUTE_ROUNDING_MS, SCHEDULE_MIN_AHEAD_MS), options.fineStage.maxDelayMs);
   }
 
   async arm(ref: RestartRef, now: number): Promise<TimerStage> {
@@ -118,10 +123,11 @@ export class SchedulerRestartTimer implements RestartTimer {
     const instant = this.scheduleInstant(ref.restartAt, now);
     // Due now: the fine stage with no delay (Scheduler has no "now"). Due soon,
     // or so soon that the schedule's minute would start almost at once: the
-    // fine stage too, so no schedule is ever created for an instant that has
-    // passed by the time Scheduler reads it.
+    // fine stage too, whatever the precision — exact, cheaper than a schedule,
+    // and no schedule is ever created for an instant that has passed by the
+    // time Scheduler reads it.
     const soon = delayMs <= this.directWithinMs || instant - now < SCHEDULE_MIN_AHEAD_MS;
-    if (delayMs <= 0 || (this.precision === 'second' && soon && delayMs <= this.options.fineStage.maxDelayMs)) {
+    if (delayMs <= 0 || (soon && delayMs <= this.options.fineStage.maxDelayMs)) {
       await this.options.fineStage.send(ref, Math.max(0, delayMs));
       return 'queue';
     }
@@ -137,14 +143,15 @@ export class SchedulerRestartTimer implements RestartTimer {
   /**
    * The `at()` instant. Scheduler fires anywhere in the minute of its time, so
    * with `minute` precision the instant is rounded up to a whole minute (never
-   * early), and at least `SCHEDULE_MIN_AHEAD_MS` from now (never in the past);
-   * with `second` precision it is the minute that starts at least `leadMs`
-   * before the restart (the fine stage waits out the rest).
+   * early), and at least `SCHEDULE_MIN_AHEAD_MS` from now (never in the past;
+   * `arm` sends anything that close to the fine stage); with `second`
+   * precision it is the minute that starts at least `leadMs` before the
+   * restart (the fine stage waits out the rest).
    */
   scheduleInstant(restartAt: number, now: number): number {
     return this.precision === 'minute'
-      ? Math.ceil(Math.max(restartAt, now + SCHEDULE_MIN_AHEAD_MS) / MINUTE_MS) * MINUTE_MS
-      : Math.floor((restartAt - this.leadMs) / MINUTE_MS) * MINUTE_MS;
+      ? Math.ceil(Math.max(restartAt, now + SCHEDULE_MIN_AHEAD_MS) / MINUTE_ROUNDING_MS) * MINUTE_ROUNDING_MS
+      : Math.floor((restartAt - this.leadMs) / SCHEDULER_WINDOW_MS) * SCHEDULER_WINDOW_MS;
   }
 
   private async createSchedule(ref: RestartRef, instant: number): Promise<void> {
