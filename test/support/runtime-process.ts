@@ -9,11 +9,13 @@ export const CLI = fileURLToPath(new URL('../../bin/restart-scheduler.js', impor
 
 /**
  * initial 100ms, max 800ms, sync every 100ms: the fast policy of the runtime tests.
- * The back-off resets only after 10m (kubelet's presets), not the default 2 × max
- * (1.6 s): on a loaded machine a crash "at once" after a restart can take longer
- * than that, and a reset would rightly start the back-off over.
+ * The back-off resets after a minute, not the default 2 × max (1.6 s): on a
+ * loaded machine a crash "at once" after a restart can take longer than that,
+ * and a reset would rightly start the back-off over. A minute is still shorter
+ * than the workload clock skews the tests use (minutes), so a skewed timestamp
+ * that wrongly reset the back-off would still show.
  */
-export const FAST_POLICY_ARGS = ['--initial-backoff', '100ms', '--max-backoff', '800ms', '--reset-after', '10m', '--sync-period', '100ms'];
+export const FAST_POLICY_ARGS = ['--initial-backoff', '100ms', '--max-backoff', '800ms', '--reset-after', '1m', '--sync-period', '100ms'];
 
 export interface RuntimeProcess {
   readonly url: string;
