@@ -9,6 +9,7 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoRestartBudget } from '../lib/adapters/dynamodb/budget.ts';
 import { TABLE_SCHEMA } from '../lib/adapters/dynamodb/schema.ts';
 import { DynamoBackoffStore } from '../lib/adapters/dynamodb/store.ts';
 import { SqsExitDeadLetters } from '../lib/adapters/events/exit-dead-letters.ts';
@@ -44,9 +45,11 @@ export function wire(env: Env): LambdaDeps {
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   const clock = { now: () => Date.now() };
   const config = serviceConfig(env);
+  const dynamo = new DynamoDBClient({});
+  const tableName = required(env, ENV.tableName);
   const store = new DynamoBackoffStore({
-    client: new DynamoDBClient({}),
-    tableName: required(env, ENV.tableName),
+    client: dynamo,
+    tableName,
     clock,
     shards: integerSetting(env, ENV.shards, 16),
     retentionMs: durationSetting(ENV.retention, env[ENV.retention], TABLE_SCHEMA.defaultEntryRetentionMs),
@@ -76,6 +79,8 @@ export function wire(env: Env): LambdaDeps {
       store,
       timer,
       sink,
+      // Called only for namespaces with a restartBudget; the others make no call.
+      budget: new DynamoRestartBudget({ client: dynamo, tableName }),
       clock,
       random: Math.random,
       config,

@@ -11,6 +11,7 @@ import {
   type BackoffPolicy,
   type BackoffPolicyInput,
   type ExitEvent,
+  type RestartBudgetSetting,
   type RestartPolicy,
 } from './core/index.ts';
 
@@ -47,6 +48,8 @@ export const DEFAULT_RECOVERY_GRACE_MS = MINUTE_PRECISION_MAX_LATENESS_MS + 30_0
 export interface NamespaceDefaults {
   readonly policy?: BackoffPolicy;
   readonly restartPolicy?: RestartPolicy;
+  /** Storm control: at most this many restarts start per second, fleet-wide (off when absent). */
+  readonly restartBudget?: RestartBudgetSetting;
 }
 
 export interface ServiceConfig {
@@ -181,8 +184,10 @@ export function parseNamespaceDefaults(setting: string, value: unknown): Record<
       throw new ConfigError(`${where}.preset: expected one of ${BACKOFF_PRESET_NAMES.join(', ')}`);
     }
     const hasPolicy = [preset, initial, max, resetAfter, fields.jitter].some((field) => field !== undefined);
+    const restartBudget = fields.restartBudget === undefined ? undefined : parseRestartBudget(`${where}.restartBudget`, fields.restartBudget);
     result[namespace] = {
       ...(restartPolicy ? { restartPolicy: restartPolicy as RestartPolicy } : {}),
+      ...(restartBudget ? { restartBudget } : {}),
       ...(hasPolicy
         ? {
             policy: policySetting(where, {
@@ -199,4 +204,32 @@ export function parseNamespaceDefaults(setting: string, value: unknown): Record<
   return result;
 }
 
-const NAMESPACE_DEFAULT_FIELDS = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter', 'restartPolicy'];
+const NAMESPACE_DEFAULT_FIELDS = ['preset', 'initialBackoff', 'maxBackoff', 'resetAfter', 'jitter', 'restartPolicy', 'restartBudget'];
+
+/** Bounds of a restart budget's numbers: a typo should fail, not stall a namespace for a day. */
+const BUDGET_LIMITS = { minPerSecond: 0.001, maxPerSecond: 1_000_000, maxBurst: 1_000_000 };
+
+/**
+ * `{"perSecond": 50, "burst": 100}`: `perSecond` a number above 0 (0.5 is one
+ * restart every two seconds); `burst` a positive integer, one second's worth
+ * (`perSecond` rounded up) when omitted.
+ */
+export function parseRestartBudget(where: string, value: unknown): RestartBudgetSetting {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected {"perSecond": N, "burst": N}`);
+  const fields = value as Record<string, unknown>;
+  const unknownField = Object.keys(fields).find((field) => field !== 'perSecond' && field !== 'burst');
+  if (unknownField) throw new ConfigError(`${where}.${unknownField}: unknown setting; use perSecond, burst`);
+  const { perSecond, burst } = fields;
+  if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond < BUDGET_LIMITS.minPerSecond || perSecond > BUDGET_LIMITS.maxPerSecond) {
+    throw new ConfigError(`${where}.perSecond: expected a number from ${BUDGET_LIMITS.minPerSecond} to ${BUDGET_LIMITS.maxPerSecond}, got ${JSON.stringify(perSecond)}`);
+  }
+  if (burst !== undefined && (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1 || burst > BUDGET_LIMITS.maxBurst)) {
+    throw new ConfigError(`${where}.burst: expected an integer from 1 to ${BUDGET_LIMITS.maxBurst}, got ${JSON.stringify(burst)}`);
+  }
+  return { perSecond, burst: burst ?? Math.ceil(perSecond) };
+}
+
+/** The restart budget of `namespace`, if it has one. */
+export function budgetFor(namespace: string, config: ServiceConfig): RestartBudgetSetting | undefined {
+  return config.namespaces[namespace]?.restartBudget;
+}

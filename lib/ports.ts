@@ -3,7 +3,7 @@
  * EventBridge Scheduler + SQS, and CloudWatch Logs + EventBridge (AWS), or on
  * the embedded local runtime; the services never see which.
  */
-import type { ContainerPhase, ContainerState, EventRecord } from './core/index.ts';
+import type { ContainerPhase, ContainerState, EventRecord, RestartBudgetSetting } from './core/index.ts';
 
 // ---------------------------------------------------------------------------
 // BackoffStore
@@ -104,6 +104,25 @@ export interface RestartTimer {
   arm(ref: RestartRef, now: number): Promise<TimerStage>;
   /** Waits out what remains of `ref` after an early callback, on the fine stage. */
   defer(ref: RestartRef, now: number): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// RestartBudget
+
+/**
+ * One restart budget per namespace, shared by every caller (each Lambda
+ * instance, the local runtime): slots are handed out in the order restarts
+ * become due, `budget.burst` at once and `budget.perSecond` after that (GCRA,
+ * see lib/core/budget.ts).
+ */
+export interface RestartBudget {
+  /**
+   * Takes the earliest slot at or after `at` (a restart due now: `at` is the
+   * service's clock, never a workload's) and returns its instant. Each call
+   * takes one slot for good: a caller that cannot use it leaves a gap, which
+   * only makes later restarts later.
+   */
+  reserve(namespace: string, budget: RestartBudgetSetting, at: number): Promise<number>;
 }
 
 // ---------------------------------------------------------------------------

@@ -32,6 +32,9 @@ export const decisionViewSchema = z.object({
   restartAt: instantSchema.nullable().meta({ description: 'When the restart is due; null when the container will not restart.' }),
   restartId: z.string().optional().meta({ description: "The id the restart's stream notice and `Container Restart Requested` carry." }),
   delayMs: milliseconds.meta({ description: 'The back-off applied after finishedAt; 0 for an immediate restart.' }),
+  budgetDelayMs: milliseconds
+    .optional()
+    .meta({ description: "How much later than the back-off allows the namespace's restart budget moved the restart (restartAt includes it); absent when it did not." }),
   restartCount: count,
   backoffMs: milliseconds.meta({ description: 'The back-off the next crash will get.' }),
   state: z.enum(CONTAINER_PHASES),
@@ -87,6 +90,7 @@ export const eventRecordSchema = z.object({
   restartCount: count.optional(),
   restartId: z.string().optional().meta({ description: 'For RestartScheduled, Restarted and RestartRecovered: the restart it is about.' }),
   delayMs: milliseconds.optional(),
+  budgetDelayMs: milliseconds.optional().meta({ description: "For RestartScheduled: how much later the namespace's restart budget moved the restart." }),
   backoffMs: milliseconds.optional(),
   restartAt: instantSchema.optional(),
   latenessMs: milliseconds.optional().meta({ description: 'For Restarted and RestartRecovered: how long after restartAt it was dispatched.' }),

@@ -57,6 +57,7 @@ export function toDecisionView(decision: Decision): DecisionView {
     restartAt: decision.restartAt === null ? null : iso(decision.restartAt),
     ...(decision.restartId !== undefined ? { restartId: decision.restartId } : {}),
     delayMs: decision.delayMs,
+    ...(decision.budgetDelayMs !== undefined ? { budgetDelayMs: decision.budgetDelayMs } : {}),
     restartCount: decision.restartCount,
     backoffMs: decision.backoffMs,
     state: decision.state,

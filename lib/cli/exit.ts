@@ -194,7 +194,7 @@ export function describeDecision(view: DecisionView): string {
       headline = `restart ${view.restartCount} of ${name} now (next crash: back-off ${formatDuration(view.backoffMs)})`;
       break;
     case 'RestartScheduled':
-      headline = `restart ${view.restartCount} of ${name} at ${clockTime(view.restartAt!)} (back-off ${formatDuration(view.delayMs)}; next crash ${formatDuration(view.backoffMs)})`;
+      headline = `restart ${view.restartCount} of ${name} at ${clockTime(view.restartAt!)} (back-off ${formatDuration(view.delayMs)}${view.budgetDelayMs ? `, delayed by budget +${formatDuration(view.budgetDelayMs)}` : ''}; next crash ${formatDuration(view.backoffMs)})`;
       break;
     case 'NoRestart':
       headline = `${name} is ${view.state}${view.reason ? ` (${view.reason})` : ''} after ${plural(view.restartCount, 'restart')}`;

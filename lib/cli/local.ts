@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
-import { PRECISIONS, type Precision } from '../config.ts';
-import { describeBackoffPolicy, formatDuration, parseDuration, simulateTimeline } from '../core/index.ts';
+import { PRECISIONS, type NamespaceDefaults, type Precision } from '../config.ts';
+import { describeBackoffPolicy, describeBudget, formatDuration, parseDuration, simulateTimeline } from '../core/index.ts';
+import { readConfigFile, type ConfigFile } from './config-file.ts';
 import { flagParser, UsageError } from './errors.ts';
 import { policyOptions, resolvePolicyFlags, type PolicyFlags } from './policy-flags.ts';
 
@@ -17,6 +18,7 @@ interface LocalFlags extends PolicyFlags {
   readonly token?: string;
   readonly allowRemote?: boolean;
   readonly quiet?: boolean;
+  readonly config?: string;
 }
 
 /** A flag that can also be set with `RESTART_SCHEDULER_<NAME>`. */
@@ -37,8 +39,14 @@ export function registerLocal(program: Command, print: (text: string) => void): 
     .addOption(flag('--token <token>', 'require Authorization: Bearer <token> on every request', 'TOKEN'))
     .addOption(flag('--allow-remote', 'allow a non-loopback --host (requires --token)', 'ALLOW_REMOTE'))
     .addOption(flag('--quiet', 'do not print a line per event', 'QUIET'))
-    .action(async (flags: LocalFlags) => {
+    .addOption(flag('--config <file>', 'a JSON file of settings: the CDK context keys without the restart-scheduler: prefix (flags and environment variables win)', 'CONFIG'))
+    .action(async (given: LocalFlags, command: Command) => {
+      // Read before anything starts: a bad file is a usage error and nothing runs.
+      const file = given.config ? readConfigFile(given.config) : undefined;
+      const flags = file ? overFile(given, file, (name) => ['cli', 'env'].includes(command.getOptionValueSource(name) ?? '')) : given;
       const policy = resolvePolicyFlags(flags);
+      const settings = file?.settings;
+      const namespaces = settings?.namespaceDefaults?.parsed;
       // Loaded here, not at the top: every other command starts faster without dynalite and the SDK clients.
       const { RemoteBindError, startLocalRuntime } = await import('../local/runtime.ts');
       let runtime;
@@ -51,6 +59,11 @@ export function registerLocal(program: Command, print: (text: string) => void): 
           policy,
           precision: flags.precision,
           syncPeriodMs: flags.syncPeriod,
+          ...(namespaces ? { namespaces } : {}),
+          ...(settings?.shards !== undefined ? { shards: settings.shards } : {}),
+          ...(settings?.entryRetentionMs !== undefined ? { entryRetentionMs: settings.entryRetentionMs } : {}),
+          ...(settings?.recoveryGraceMs !== undefined ? { recoveryGraceMs: settings.recoveryGraceMs } : {}),
+          ...(settings?.dispatchLeaseMs !== undefined ? { dispatchLeaseMs: settings.dispatchLeaseMs } : {}),
           ...(flags.token ? { token: flags.token } : {}),
           allowRemote: flags.allowRemote === true,
           ...(flags.quiet ? {} : { echo: print }),
@@ -71,12 +84,42 @@ export function registerLocal(program: Command, print: (text: string) => void): 
         process.on('SIGTERM', stop);
       });
       print(`policy ${flags.policy}: ${describeBackoffPolicy(policy)}; precision ${flags.precision}; data ${flags.inMemory ? 'in memory' : flags.dataDir}`);
+      if (file) print(`settings from ${given.config}${file.ignored.length > 0 ? `; ignored here (AWS only): ${file.ignored.join(', ')}` : ''}`);
+      for (const [namespace, defaults] of Object.entries(namespaces ?? {})) print(`namespace ${namespace}: ${describeNamespace(defaults)}`);
       const delays = simulateTimeline(policy, Array(8).fill(0)).map((step) => formatDuration(step.delayMs));
       print(`restart delays for a container that keeps crashing: ${delays.join(', ')}, …`);
       print(`restart-scheduler listening on ${runtime.url}`);
       print(`console: ${runtime.url}/`);
       await stopped;
     });
+}
+
+/**
+ * The flags with the file's settings under them: a flag or environment
+ * variable that was given wins, the file fills in the rest, and the flags'
+ * own defaults come last.
+ */
+function overFile(flags: LocalFlags, file: ConfigFile, given: (option: string) => boolean): LocalFlags {
+  const { policyInput, precision } = file.settings;
+  const field = <K extends keyof LocalFlags>(name: K, fromFile: LocalFlags[K] | undefined) => (given(name) || fromFile === undefined ? {} : { [name]: fromFile });
+  return {
+    ...flags,
+    ...field('initialBackoff', policyInput.initial as number | undefined),
+    ...field('maxBackoff', policyInput.max as number | undefined),
+    ...field('resetAfter', policyInput.resetAfter as number | undefined),
+    ...field('jitter', policyInput.jitterFactor),
+    ...field('precision', precision),
+  };
+}
+
+function describeNamespace(defaults: NamespaceDefaults): string {
+  return [
+    defaults.policy ? describeBackoffPolicy(defaults.policy) : undefined,
+    defaults.restartPolicy ? `restartPolicy ${defaults.restartPolicy}` : undefined,
+    defaults.restartBudget ? `restart budget ${describeBudget(defaults.restartBudget)}` : undefined,
+  ]
+    .filter((part) => part !== undefined)
+    .join('; ');
 }
 
 function parsePort(value: string): number {

@@ -20,6 +20,7 @@ export const EVENT_RECORD_FIELDS = [
   'reason',
   'restartCount',
   'delayMs',
+  'budgetDelayMs',
   'backoffMs',
   'restartAt',
   'latenessMs',
@@ -27,7 +28,7 @@ export const EVENT_RECORD_FIELDS = [
   'message',
 ] as const satisfies readonly (keyof EventRecord)[];
 
-const NUMERIC_FIELDS: ReadonlySet<string> = new Set(['exitCode', 'restartCount', 'delayMs', 'backoffMs', 'latenessMs']);
+const NUMERIC_FIELDS: ReadonlySet<string> = new Set(['exitCode', 'restartCount', 'delayMs', 'budgetDelayMs', 'backoffMs', 'latenessMs']);
 
 /** The most rows one GetQueryResults call returns. */
 export const MAX_QUERY_LIMIT = 10_000;

@@ -95,25 +95,33 @@ function earliestRunEnd(stored: ContainerState | undefined, exit: ExitEvent): nu
  * correct clock gives kubelet's instants exactly, also for a late report. A
  * timestamp outside those bounds is wrong by at least the difference and by an
  * unknown amount more: the back-off then counts from the arrival (the latest
- * the exit can have happened), and the reset is judged from the earliest. So
- * does a report without `startedAt` of a run the service started: nothing
- * bounds its `finishedAt` closer than the whole run.
+ * the exit can have happened). So does a report without `startedAt` of a run
+ * the service started: nothing bounds its `finishedAt` closer than the whole
+ * run.
+ *
+ * Whether the run lasted long enough to reset the back-off is judged from the
+ * earliest it can have ended. A run the service started and whose length is
+ * reported is measured from the restart's dispatch, free of any skew (a reset
+ * is a restart at once: a skew of milliseconds at the threshold must not make
+ * one). Without the run's length, a consistent `finishedAt` is all there is; a
+ * wrong one proves nothing, and the run counts as ending at the dispatch (no
+ * reset while the clock is wrong).
  */
 export function placeExit(stored: ContainerState | undefined, exit: ExitEvent, now: number): ExitPlacement {
   const granularity = reportGranularityMs(exit);
   const runMs = runLengthMs(exit);
   const earliest = earliestRunEnd(stored, exit);
-  const runKnown = runMs !== undefined && Number.isFinite(earliest);
+  const started = Number.isFinite(earliest);
   const startOf = (finishedAt: number) => (runMs === undefined ? {} : { startedAt: finishedAt - runMs });
+  const wrong = exit.finishedAt > now || exit.finishedAt + granularity < earliest;
+  const earliestFinishedAt = started
+    ? runMs !== undefined || wrong
+      ? Math.min(earliest, now)
+      : Math.max(exit.finishedAt, earliest)
+    : Math.min(exit.finishedAt, now);
 
-  if (exit.finishedAt > now || exit.finishedAt + granularity < earliest) {
-    // Without the run's length the only bound left is the arrival: a prompt
-    // report is assumed for the reset too.
-    const earliestFinishedAt = runKnown ? Math.min(earliest, now) : now;
-    return { finishedAt: now, earliestFinishedAt, ...startOf(now), clock: exit.finishedAt > now ? 'ahead' : 'behind' };
-  }
-  const earliestFinishedAt = Math.max(exit.finishedAt, earliest);
-  if (runMs === undefined && Number.isFinite(earliest)) return { finishedAt: now, earliestFinishedAt, clock: 'unchecked' };
+  if (wrong) return { finishedAt: now, earliestFinishedAt, ...startOf(now), clock: exit.finishedAt > now ? 'ahead' : 'behind' };
+  if (runMs === undefined && started) return { finishedAt: now, earliestFinishedAt, clock: 'unchecked' };
   const finishedAt = Math.min(exit.finishedAt + granularity, now);
   return { finishedAt, earliestFinishedAt, ...startOf(finishedAt), clock: 'consistent' };
 }

@@ -76,6 +76,12 @@ export interface PendingRestart {
   readonly dispatchedAt?: number;
   /** Set when the sync, not the timer, dispatched it. */
   readonly recovered?: boolean;
+  /**
+   * Set once the restart holds a slot of its namespace's restart budget: how
+   * much later than it was due the slot is (0: it was free at once). A
+   * restart that holds a slot never takes another.
+   */
+  readonly budgetDelayMs?: number;
 }
 
 export const DECISION_KINDS = ['RestartNow', 'RestartScheduled', 'NoRestart', 'Duplicate', 'Stale'] as const;
@@ -91,6 +97,8 @@ export interface Decision {
   readonly restartId?: string;
   /** The back-off applied after `finishedAt`; 0 for an immediate restart. */
   readonly delayMs: number;
+  /** How much later than the back-off allows the namespace's restart budget moved the restart; absent when it did not. */
+  readonly budgetDelayMs?: number;
   readonly restartCount: number;
   /** The back-off the next crash will get. */
   readonly backoffMs: number;
@@ -151,6 +159,8 @@ export interface EventRecord {
   /** For `RestartScheduled`, `Restarted` and `RestartRecovered`: the restart's id (see `restartIdOf`). */
   readonly restartId?: string;
   readonly delayMs?: number;
+  /** For `RestartScheduled`: how much later the namespace's restart budget moved the restart. */
+  readonly budgetDelayMs?: number;
   readonly backoffMs?: number;
   readonly restartAt?: string;
   /** For `Restarted`/`RestartRecovered`: how long after `restartAt` it was dispatched. */

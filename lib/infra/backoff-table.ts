@@ -92,9 +92,30 @@ export class BackoffTable extends Construct {
         resourceArns: grant.indexes.names.map((name) => this.indexArn(name)),
       });
     }
+    this.grantKeyUse(grantee, tableActions.some((action) => action === 'PutItem' || action === 'DeleteItem'));
+  }
+
+  /**
+   * Grants taking restart-budget slots: `dynamodb:UpdateItem`, and only on the
+   * budget items (`dynamodb:LeadingKeys` under the budget key prefix), so the
+   * grant cannot touch a container's item.
+   */
+  grantBudgetReservations(grantee: iam.IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TakeRestartBudgetSlots',
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${TABLE_SCHEMA.restartBudget.keyPrefix}*`] } },
+      }),
+    );
+    this.grantKeyUse(grantee, true);
+  }
+
+  /** With a customer-managed key, the KMS calls DynamoDB makes on the grantee's behalf (and only those). */
+  private grantKeyUse(grantee: iam.IGrantable, writes: boolean): void {
     const key = this.table.encryptionKey;
     if (key) {
-      const writes = tableActions.some((action) => action === 'PutItem' || action === 'DeleteItem');
       grantee.grantPrincipal.addToPrincipalPolicy(
         new iam.PolicyStatement({
           actions: writes

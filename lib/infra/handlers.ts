@@ -5,7 +5,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../adapters/dynamodb/schema.ts';
-import { ENV } from '../config.ts';
+import { ENV, parseNamespaceDefaults } from '../config.ts';
 import { formatDuration } from '../core/index.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../ports.ts';
 import type { BackoffTable } from './backoff-table.ts';
@@ -209,6 +209,13 @@ export class Handlers extends Construct {
     timers.grantSendToFineStage(this.sync);
     bus.grantPutEvents(this.sync);
 
+    // Restart budgets: an exit whose restart is due now, a timer callback and
+    // the sync's recovery each take a slot before dispatching. Only granted when
+    // some namespace has a budget (a namespace without one makes no such call).
+    if (hasRestartBudget(settings)) {
+      for (const fn of [this.exit, this.restart, this.sync]) table.grantBudgetReservations(fn);
+    }
+
     bus.routeExitsTo(this.exit);
 
     for (const fn of this.all) {
@@ -250,6 +257,11 @@ export class Handlers extends Construct {
       "Lambda creates a log stream per execution environment with a name chosen at run time; the grant is limited to the shared log group's streams.",
     );
   }
+}
+
+/** Whether any namespace's defaults set a `restartBudget`. */
+export function hasRestartBudget(settings: Pick<HandlerSettings, 'namespaceDefaultsJson'>): boolean {
+  return Object.values(parseNamespaceDefaults('namespaceDefaults', settings.namespaceDefaultsJson)).some((defaults) => defaults.restartBudget !== undefined);
 }
 
 function indexKeys(): Array<keyof typeof TABLE_SCHEMA.indexes> {

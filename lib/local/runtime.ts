@@ -8,9 +8,10 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { DynamoRestartBudget } from '../adapters/dynamodb/budget.ts';
 import { DynamoBackoffStore, ensureTable } from '../adapters/dynamodb/store.ts';
 import { parseRestartCallback, SchedulerRestartTimer } from '../adapters/scheduler/timer.ts';
-import { DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS, type Precision } from '../config.ts';
+import { DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS, type NamespaceDefaults, type Precision } from '../config.ts';
 import type { BackoffPolicy, Clock } from '../core/index.ts';
 import { createServiceBackend } from '../services/backend.ts';
 import { errorDetails, type OperationalLog, type ServiceDeps } from '../services/deps.ts';
@@ -41,8 +42,14 @@ export interface LocalRuntimeOptions {
   /** Keep everything in memory (nothing survives the process). */
   readonly inMemory?: boolean;
   readonly policy?: BackoffPolicy;
+  /** Per-namespace defaults (policy, restart policy, restart budget), as on AWS. @default none */
+  readonly namespaces?: Readonly<Record<string, NamespaceDefaults>>;
   /** @default 'second' */
   readonly precision?: Precision;
+  /** Shards of the table's sparse indexes. @default TABLE_SCHEMA.defaultShards (16) */
+  readonly shards?: number;
+  /** How long an entry outlives its reset threshold before the sync collects it. @default 24 hours */
+  readonly entryRetentionMs?: number;
   /** @default 10 s */
   readonly syncPeriodMs?: number;
   /**
@@ -107,7 +114,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const dynamo: LocalDynamo = await startDynalite(dataDir ? { path: join(dataDir, 'dynamodb') } : {});
     cleanups.push(() => dynamo.close());
     await ensureTable(dynamo.client, LOCAL_TABLE_NAME);
-    const store = new DynamoBackoffStore({ client: dynamo.client, tableName: LOCAL_TABLE_NAME, clock });
+    const store = new DynamoBackoffStore({
+      client: dynamo.client,
+      tableName: LOCAL_TABLE_NAME,
+      clock,
+      ...(options.shards !== undefined ? { shards: options.shards } : {}),
+      ...(options.entryRetentionMs !== undefined ? { retentionMs: options.entryRetentionMs } : {}),
+    });
     const eventLog = new LocalEventLog({ ...(dataDir ? { dir: dataDir } : {}), ...(options.echo ? { echo: options.echo } : {}) });
 
     // Dispatches still running when the runtime closes are awaited before the
@@ -156,11 +169,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         precision,
       }),
       sink: eventLog,
+      // The same budget items as on AWS, in the local table: one budget per namespace for every caller.
+      budget: new DynamoRestartBudget({ client: dynamo.client, tableName: LOCAL_TABLE_NAME }),
       clock,
       random: Math.random,
       config: {
         ...DEFAULT_SERVICE_CONFIG,
         ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.namespaces ? { namespaces: options.namespaces } : {}),
         precision,
         recoveryGraceMs: options.recoveryGraceMs ?? defaultRecoveryGrace(precision, syncPeriodMs),
         dispatchLeaseMs: options.dispatchLeaseMs ?? 5_000,

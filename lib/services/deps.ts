@@ -1,6 +1,6 @@
-import type { Clock, Random } from '../core/index.ts';
-import type { ServiceConfig } from '../config.ts';
-import type { BackoffStore, EventSink, RestartTimer } from '../ports.ts';
+import type { Clock, Random, RestartBudgetSetting } from '../core/index.ts';
+import { budgetFor, type ServiceConfig } from '../config.ts';
+import type { BackoffStore, EventSink, RestartBudget, RestartTimer } from '../ports.ts';
 
 /** Operational diagnostics (not event records): failures an operator should see. */
 export interface OperationalLog {
@@ -13,6 +13,8 @@ export interface ServiceDeps {
   readonly store: BackoffStore;
   readonly timer: RestartTimer;
   readonly sink: EventSink;
+  /** Where namespaces with a `restartBudget` take their slots; unused (no call) for the others. */
+  readonly budget?: RestartBudget;
   readonly clock: Clock;
   /** Jitter for back-off (when the policy asks for it) and for retry pauses. */
   readonly random: Random;
@@ -42,6 +44,22 @@ export async function pauseAfterConflict(deps: ServiceDeps, attempt: number): Pr
   const ceiling = Math.min(200, 10 * 2 ** (attempt - 1));
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   await sleep(Math.floor(deps.random() * ceiling));
+}
+
+/** A namespace has a `restartBudget` but the service was wired without a `RestartBudget`: a wiring mistake, not a retryable failure. */
+export class BudgetNotWiredError extends Error {
+  constructor(readonly namespace: string) {
+    super(`namespace ${namespace} has a restartBudget, but no RestartBudget is wired`);
+    this.name = 'BudgetNotWiredError';
+  }
+}
+
+/** The port and the budget for a restart in `namespace`, or undefined when the namespace has none (then nothing is called). */
+export function budgetPort(deps: ServiceDeps, namespace: string): { port: RestartBudget; budget: RestartBudgetSetting } | undefined {
+  const budget = budgetFor(namespace, deps.config);
+  if (!budget) return undefined;
+  if (!deps.budget) throw new BudgetNotWiredError(namespace);
+  return { port: deps.budget, budget };
 }
 
 export function errorDetails(error: unknown): Record<string, unknown> {

@@ -1,6 +1,6 @@
-import { eventRecord, formatPod, pickRef, restartIdOf, type ContainerState, type PendingRestart } from '../core/index.ts';
+import { delayWaitingRestart, eventRecord, formatPod, pickRef, restartIdOf, type ContainerState, type PendingRestart } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type RestartRequest } from '../ports.ts';
-import { errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
+import { budgetPort, errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
 
 export type FireOutcome =
   /** Published now. */
@@ -17,7 +17,9 @@ export type FireOutcome =
    */
   | 'InFlight'
   /** Superseded by a newer exit, or the entry was reset or collected. */
-  | 'Stale';
+  | 'Stale'
+  /** Due, but its namespace's restart budget gave it a later slot: handed to the fine stage for that instant. */
+  | 'DelayedByBudget';
 
 export interface FireOptions {
   /** Set by the sync: the restart is overdue and its timer presumed lost. */
@@ -39,12 +41,20 @@ export interface FireOptions {
  * takeover never waits for the sync. Each such callback becomes one deferral,
  * never more, so duplicates cannot multiply. If publishing fails the claim is
  * released and the error surfaces, so the callback is retried.
+ *
+ * In a namespace with a restart budget, a due restart that holds no slot yet
+ * takes one before it is claimed (restarts become due in time order, which is
+ * what the budget's GCRA needs). A later slot moves the restart there: written
+ * back waiting, recorded as delayed, and handed to the fine stage. The slot
+ * is kept across the write's retries, and a restart that holds one never
+ * takes another, so duplicate callbacks cost at most one slot each.
  */
 export async function fireRestart(
   deps: ServiceDeps,
   ref: { readonly key: string; readonly restartCount: number },
   options: FireOptions = {},
 ): Promise<FireOutcome> {
+  let slotAt: number | undefined;
   for (let attempt = 1; attempt <= deps.config.maxWriteAttempts; attempt++) {
     const current = await deps.store.get(ref.key);
     // Read after the store answers: "never early" is judged when we decide.
@@ -63,14 +73,32 @@ export async function fireRestart(
       return restart.status === 'dispatching' ? 'InFlight' : 'Deferred';
     }
 
-    const claimed: ContainerState = { ...current.value, restart: { ...restart, status: 'dispatching', claimedAt: now }, updatedAt: now };
+    let due = current.value;
+    const budget = restart.status === 'waiting' && restart.budgetDelayMs === undefined ? budgetPort(deps, due.namespace) : undefined;
+    if (budget) {
+      slotAt ??= await budget.port.reserve(due.namespace, budget.budget, now);
+      const slotted = delayWaitingRestart(due, slotAt, now);
+      if (slotted.event) {
+        const written = await deps.store.put(slotted.state, current.version);
+        if (!written.written) {
+          await pauseAfterConflict(deps, attempt);
+          continue;
+        }
+        deps.sink.record([slotted.event]);
+        await deps.timer.defer({ key: ref.key, restartCount: restart.restartCount, restartAt: slotted.state.restart!.restartAt }, now);
+        return 'DelayedByBudget';
+      }
+      due = slotted.state;
+    }
+
+    const claimed: ContainerState = { ...due, restart: { ...due.restart!, status: 'dispatching', claimedAt: now }, updatedAt: now };
     const claim = await deps.store.put(claimed, current.version);
     if (!claim.written) {
       await pauseAfterConflict(deps, attempt);
       continue;
     }
     const recovered = options.recovered === true;
-    await dispatchClaimed(deps, { state: claimed, version: claim.version, release: current.value }, { recovered });
+    await dispatchClaimed(deps, { state: claimed, version: claim.version, release: due }, { recovered });
     return recovered ? 'Recovered' : 'Dispatched';
   }
   throw new WriteContentionError(ref.key, deps.config.maxWriteAttempts);

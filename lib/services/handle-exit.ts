@@ -1,7 +1,7 @@
-import { containerKey, pickRef, planExit, type ContainerState, type Decision, type ExitPlan } from '../core/index.ts';
+import { applyBudgetSlot, containerKey, pickRef, planExit, type ContainerState, type Decision, type ExitPlan } from '../core/index.ts';
 import { policyFor } from '../config.ts';
 import { BUS_DETAIL_TYPES } from '../ports.ts';
-import { errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
+import { budgetPort, errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
 import { dispatchClaimed } from './fire-restart.ts';
 
 /**
@@ -12,21 +12,36 @@ import { dispatchClaimed } from './fire-restart.ts';
  * the restart goes out in this one trip (no second read, no fine-stage hop),
  * through the same claimed → dispatched transition as every other dispatch.
  * Duplicates and stale exits make no write and no call.
+ *
+ * In a namespace with a restart budget, a restart due now first takes a
+ * budget slot (between planning and writing: the planner decides the back-off
+ * instant, the budget may only move it later); a slot later than now makes
+ * it a `RestartScheduled`. The slot is taken once per exit and kept across the
+ * write's retries, so a lost write costs at most that one slot. A restart due
+ * later takes its slot when its timer fires (`fireRestart`).
  */
 export async function handleExit(deps: ServiceDeps, exit: Parameters<typeof planExit>[1]): Promise<Decision> {
   const key = containerKey(exit);
   const policy = policyFor(exit, deps.config);
   const defaultRestartPolicy = deps.config.namespaces[exit.namespace]?.restartPolicy;
+  const budget = budgetPort(deps, exit.namespace);
+  let slotAt: number | undefined;
   for (let attempt = 1; attempt <= deps.config.maxWriteAttempts; attempt++) {
     const current = await deps.store.get(key);
     const now = deps.clock.now();
-    const plan = planExit(current?.value, exit, {
+    const planned = planExit(current?.value, exit, {
       policy,
       now,
       random: deps.random,
       ...(defaultRestartPolicy ? { defaultRestartPolicy } : {}),
     });
-    if (!plan.next) return plan.decision;
+    if (!planned.next) return planned.decision;
+    let plan = { ...planned, next: planned.next };
+    if (budget && plan.decision.decision === 'RestartNow') {
+      // GCRA takes requests in time order: `now` on the service's clock, never the workload's.
+      slotAt ??= await budget.port.reserve(exit.namespace, budget.budget, now);
+      plan = applyBudgetSlot(plan, slotAt, now);
+    }
     const immediate = plan.decision.decision === 'RestartNow';
     const next = immediate ? claimedNow(plan.next, now) : plan.next;
     const written = await deps.store.put(next, current?.version);

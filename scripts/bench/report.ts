@@ -7,6 +7,7 @@ import { ASSUMPTIONS, CAP_BACKOFF_SECONDS, modelledDurationMs, PRICES, type Brea
 import type { OperationMeasure } from './calls.ts';
 import type { ProfileSummary } from './profile.ts';
 import type { BenchResult } from './result.ts';
+import type { StormResult } from './storm.ts';
 
 export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cell = (value: string | number) => String(value).replace(/\|/g, '\\|');
@@ -72,6 +73,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
     '```sh',
     'npm run bench                                # full run: rewrites this page, docs/COST.md and docs/img/*.svg',
     'npm run bench -- --quick --out bench.json    # under a minute on two idle cores: the same fields, JSON only',
+    'npm run bench -- --only storm --json         # one section (here the restart storm), its JSON on stdout',
     '```',
     '',
     '## Summary',
@@ -88,6 +90,11 @@ export function benchmarksMarkdown(result: BenchResult): string {
         ['AWS calls per exit (restart now)', calls(exitNow), 'DESIGN §3: one read, one write, one outbound call'],
         [`restarts (${restarts.policy.initialBackoff} doubling to ${restarts.policy.maxBackoff})`, `${restarts.count} restarts, ${restarts.early} early; lateness p50 ${restarts.latenessP50Ms} ms, p99 ${restarts.latenessP99Ms} ms, max ${restarts.latenessMaxMs} ms`, 'none early'],
         [`items read per sync, ${sync.waiting} waiting, ${sizes} idle`, reads, 'flat'],
+        [
+          `restart storm: ${result.storm.containers.toLocaleString('en-US')} crashes in one second, budget ${result.storm.budget.perSecond}/s (burst ${result.storm.budget.burst})`,
+          `busiest second ${result.storm.fleet.busiestSecond} restarts, ${result.storm.fleet.early} early, last ${formatNumber(result.storm.fleet.lastRestartMs / 1_000, 1)} s after the crash`,
+          `≤ ${result.storm.bound} per second, none early`,
+        ],
         ['peak RSS of the runtime under the ingest load', `${formatNumber(memory.peakRssMb)} MB`, ''],
         ['Lambda bundles, minified (SDK bundled)', bundles.handlers.map((bundle) => `${bundle.handler} ${formatNumber(bundle.sdkBundled.kib)} KiB`).join(', '), '≤ 1 MiB each'],
         ['cost per million exit events (second precision, one per request / 100 per request)', `${usd(cost.usdPerMillionExitEvents.second.batch1)} / ${usd(cost.usdPerMillionExitEvents.second.batch100)}`, 'docs/COST.md'],
@@ -234,6 +241,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
     '',
     '![Restart delay by restart number](img/restart-delay-policies.svg)',
     '',
+    ...stormSection(result.storm),
   );
 
   push('## Closing note', '');
@@ -289,6 +297,38 @@ export function benchmarksMarkdown(result: BenchResult): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Section 10: the restart storm, through the services as a fleet would run them, and against the local runtime. */
+export function stormSection(storm: StormResult): string[] {
+  const { budget, fleet, local } = storm;
+  const row = (name: string, run: StormResult['fleet']) => [
+    name,
+    `${formatNumber(run.reportedInMs / 1_000, 1)} s`,
+    `${run.immediate} / ${run.delayed}`,
+    `${run.busiestSecond} (${run.busiestSecondDue} due)`,
+    formatNumber(run.steadyPerSecond),
+    run.early,
+    `${formatNumber(run.lastRestartMs / 1_000, 1)} s`,
+    `${run.lateness.p50Ms} / ${run.lateness.p99Ms} ms`,
+  ];
+  return [
+    '## 10. Restart storm',
+    '',
+    `${storm.containers.toLocaleString('en-US')} containers of a namespace with \`restartBudget\` \`{"perSecond": ${budget.perSecond}, "burst": ${budget.burst}}\` crash in the same second and report it at once. ` +
+      `The budget allows at most \`burst + ceil(W × perSecond / 1000) − 1\` restarts in any window \`[t, t + W)\`: **${storm.bound}** in any one second, and the last of the storm ${formatNumber(storm.expectedLastMs / 1_000, 1)} s after the first (\`(containers − burst) / perSecond\`). ` +
+      'A restart is early if it fired before the instant its exit\'s decision named, or that instant is before the crash.',
+    '',
+    `- **fleet**: the production services (\`handleExit\`, then \`fireRestart\` at each restart's instant) called by ${storm.callers} service instances at once, as ${storm.callers} Lambda instances would, each with its own budget adapter, on one real dynalite table; the other AWS calls mocked, time a manual clock (every crash at one instant, every callback exactly at its instant), so the figures are the budget's, not this machine's speed. Budget reservations: ${formatNumber(storm.updateItemsPerRestart, 3)} UpdateItem per restart (a request that set out while the budget looked idle tries the idle form first).`,
+    '- **local**: `restart-scheduler local --config FILE` (the CLI, in its own process) on the wall clock, the crashes posted 100 to a request, the restarts read from the SSE stream: what one process on this machine does with the storm.',
+    '',
+    table(['run', 'crashes handled in', 'restarted at once / delayed by the budget', 'busiest second: fired', 'per second after the burst', 'early', 'last restart after the crash', 'lateness p50 / p99'], [row('fleet', fleet), row('local', local)]),
+    '',
+    local.delayed === 0
+      ? `The local runtime handled the crashes at ${formatNumber(storm.containers / (local.reportedInMs / 1_000))} per second, below the budget's ${budget.perSecond}/s: on this machine the runtime itself is the tighter limit, and the budget never had to defer a restart. The budget spreading a storm locally is shown by the test that starts the runtime with \`--config\` (test/local/config.test.ts: 100 crashes at 20/s, burst 20).`
+      : `The local runtime deferred ${local.delayed} of the ${storm.containers.toLocaleString('en-US')} restarts; its busiest second fired ${local.busiestSecond}.`,
+    '',
+  ];
 }
 
 /** A line item's quantity in its unit: bytes for log volume, which is priced per GB. */

@@ -4,6 +4,7 @@ import type { CallsResult } from './calls.ts';
 import type { CostModel } from './cost.ts';
 import type { IngestResult } from './ingest.ts';
 import type { RestartsResult } from './restarts.ts';
+import type { StormResult } from './storm.ts';
 import type { SyncResult } from './sync-cost.ts';
 
 export interface RunMeta {
@@ -33,6 +34,7 @@ export interface BenchResult {
   readonly sync: SyncResult;
   readonly memory: { readonly peakRssMb: number; readonly source: string; readonly heapUsedMbAfter: number; readonly live: IngestResult['liveMemory'] };
   readonly bundles: BundlesResult;
+  readonly storm: StormResult;
   readonly cost: {
     readonly usdPerMillionExitEvents: Record<'second' | 'minute', { readonly batch1: number; readonly batch100: number }>;
     readonly usdPerMillionRestarts: Record<'second' | 'minute', number>;
@@ -54,6 +56,12 @@ export const REQUIRED_NUMBERS = [
   'restarts.latenessP99Ms',
   'restarts.latenessMaxMs',
   'memory.peakRssMb',
+  'storm.fleet.busiestSecond',
+  'storm.fleet.early',
+  'storm.fleet.lastRestartMs',
+  'storm.local.busiestSecond',
+  'storm.local.early',
+  'storm.local.lastRestartMs',
 ] as const;
 
 export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'bundles'] as const;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--out FILE] [--docs | --no-docs] [--from FILE]`
+ * `npm run bench [-- --quick] [--out FILE] [--docs | --no-docs] [--from FILE] [--only SECTION] [--json]`
  *
  * Measures the local runtime and the Lambda handlers, each figure against its
  * baseline in the same run, prints a summary, writes the JSON (--out) and, for
@@ -8,6 +8,8 @@
  *   --out F    write the result as JSON to F
  *   --docs     write the docs even for a quick run; --no-docs: not even for a full run
  *   --from F   measure nothing: print and write the docs from a result saved with --out
+ *   --only S   measure one section (storm) and print its figures; writes no docs
+ *   --json     print the result as JSON (with --only: `{"storm": {…}}`)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ const { benchCalls } = await import('./calls.ts');
 const { benchRestarts } = await import('./restarts.ts');
 const { benchSync } = await import('./sync-cost.ts');
 const { benchBundles } = await import('./bundles.ts');
+const { benchStorm } = await import('./storm.ts');
 const { buildCostModel } = await import('./cost.ts');
 const { measuredDelayPlot, policyDelayPlot, syncPlot, throughputPlot } = await import('./plots.ts');
 const { benchmarksMarkdown, costMarkdown, formatNumber, table, usd } = await import('./report.ts');
@@ -39,9 +42,14 @@ const { values: flags } = parseArgs({
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean', default: false },
     from: { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
   },
   strict: true,
 });
+// With --json, stdout carries the JSON alone: progress and the summary go to stderr.
+const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+if (flags.json) console.log = (...args: unknown[]) => console.error(...args);
 
 /** What each mode measures. Quick: every field, smaller samples (under a minute on 2 idle cores). */
 function planFor(quick: boolean) {
@@ -54,6 +62,7 @@ function planFor(quick: boolean) {
         sync: { idleSizes: [0, 10_000], waiting: 100, repetitions: 3 },
         calls: { containers: 5, syncWaiting: 100 },
         bundleRuns: 2,
+        storm: { containers: 2_000, perSecond: 500, burst: 500, callers: 16, batch: 100, concurrency: 4 },
       }
     : {
         ingest: { concurrencies: [1, 8, 32], batches: [1, 100], durationMs: 5_000, warmupMs: 1_000, exitPathOnly: true, globalWarmupMs: 4_000, profileMs: 4_000 },
@@ -62,6 +71,7 @@ function planFor(quick: boolean) {
         sync: { idleSizes: [0, 10_000, 100_000], waiting: 100, repetitions: 10 },
         calls: { containers: 30, syncWaiting: 100 },
         bundleRuns: 7,
+        storm: { containers: 10_000, perSecond: 500, burst: 500, callers: 16, batch: 100, concurrency: 4 },
       };
 }
 
@@ -101,6 +111,7 @@ async function measure(quick: boolean): Promise<BenchResult> {
   const synchronized = plan.synchronized ? await section('4: restart timing, synchronised wave', () => benchRestarts(plan.synchronized!, progress)) : undefined;
   const sync = await section('5: sync cost against table size', () => benchSync(plan.sync, progress));
   const bundles = await section('7: Lambda bundles', () => benchBundles(plan.bundleRuns, progress));
+  const storm = await section('10: restart storm', () => benchStorm(plan.storm, progress));
   const model = buildCostModel(calls.operations, { waiting: calls.syncWaiting });
   const commit = gitCommit();
 
@@ -127,6 +138,7 @@ async function measure(quick: boolean): Promise<BenchResult> {
     sync,
     memory: { peakRssMb: ingest.runtimePeakRssMb, source: ingest.memorySource, heapUsedMbAfter: ingest.runtimeHeapUsedMb, live: ingest.liveMemory },
     bundles,
+    storm,
     cost: {
       usdPerMillionExitEvents: {
         second: { batch1: model.exitEvent.second.batch1.usdPerMillion, batch100: model.exitEvent.second.batch100.usdPerMillion },
@@ -159,12 +171,32 @@ function printSummary(result: BenchResult): void {
         ['lateness p50 / p99 / max', `${restarts.latenessP50Ms} / ${restarts.latenessP99Ms} / ${restarts.latenessMaxMs} ms`],
         ['sync items read by idle entries', Object.entries(sync.itemsRead).map(([idle, read]) => `${idle}: ${read}`).join(', ')],
         ['peak RSS of the runtime', `${formatNumber(result.memory.peakRssMb)} MB`],
+        ['storm (fleet): busiest second / early / last restart', `${result.storm.fleet.busiestSecond} fired (bound ${result.storm.bound}) / ${result.storm.fleet.early} / ${formatNumber(result.storm.fleet.lastRestartMs / 1_000, 1)} s`],
+        ['storm (local runtime): busiest second / early / last restart', `${result.storm.local.busiestSecond} fired / ${result.storm.local.early} / ${formatNumber(result.storm.local.lastRestartMs / 1_000, 1)} s`],
         ['bundles (SDK bundled)', bundles.handlers.map((bundle) => `${bundle.handler} ${formatNumber(bundle.sdkBundled.kib)} KiB`).join(', ')],
         ['$ per million exit events / restarts (second precision)', `${usd(cost.usdPerMillionExitEvents.second.batch1)} / ${usd(cost.usdPerMillionRestarts.second)}`],
         ['run time', `${result.meta.durationSec} s`],
       ],
     ),
   );
+}
+
+/** Sections `--only` can measure by themselves, each under the key it has in the full result. */
+const ONLY: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
+  storm: async (quick) => ({ storm: await benchStorm(planFor(quick).storm, (line) => console.log(line)) }),
+};
+
+if (flags.only !== undefined) {
+  const measureOnly = ONLY[flags.only];
+  if (!measureOnly) {
+    console.error(`--only: unknown section ${JSON.stringify(flags.only)}; one of ${Object.keys(ONLY).join(', ')}`);
+    process.exit(2);
+  }
+  const measuredOnly = await measureOnly(flags.quick === true);
+  if (flags.json) printJson(measuredOnly);
+  else console.log(JSON.stringify(measuredOnly, null, 2));
+  if (flags.out) writeFileSync(resolve(flags.out), `${JSON.stringify(measuredOnly, null, 2)}\n`);
+  process.exit(0);
 }
 
 const fromFile = flags.from ? (JSON.parse(readFileSync(resolve(flags.from), 'utf8')) as BenchResult) : undefined;
@@ -194,3 +226,4 @@ if (writeDocs) {
   console.log(`wrote docs/BENCHMARKS.md, docs/COST.md and ${plots.length} plots under docs/img/`);
 }
 printSummary(result);
+if (flags.json) printJson(result);

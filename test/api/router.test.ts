@@ -524,6 +524,14 @@ describe('handleApiRequest', () => {
       expect(response.status).toBe(400);
       expect(backend.calls.resetContainer).toHaveLength(0);
     });
+
+    it.each(['GET', 'DELETE'])('refuses to %s a restart budget item through the container routes', async (method) => {
+      const backend = fakeBackend();
+      const response = await documentedRequest(request(method, `/v1/containers/${encodeURIComponent('budget#batch#0')}`), backend);
+      expect(response.status).toBe(400);
+      expect(backend.calls.getContainer).toHaveLength(0);
+      expect(backend.calls.resetContainer).toHaveLength(0);
+    });
   });
 
   describe('GET /v1/events', () => {

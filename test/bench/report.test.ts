@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatNumber, table, usd } from '../../scripts/bench/report.ts';
+import { formatNumber, stormSection, table, usd } from '../../scripts/bench/report.ts';
+import type { StormResult } from '../../scripts/bench/storm.ts';
 
 describe('table', () => {
   it('writes a markdown table and escapes pipes in cells', () => {
@@ -27,5 +28,18 @@ describe('usd', () => {
     [0.00123, '$0.0012'],
   ])('%d → %s', (value, expected) => {
     expect(usd(value)).toBe(expected);
+  });
+});
+
+describe('stormSection', () => {
+  const run = { reportedInMs: 20_000, immediate: 500, delayed: 9_500, dispatched: 10_000, busiestSecond: 995, busiestSecondDue: 995, steadyPerSecond: 500, early: 0, lastRestartMs: 19_010, lateness: { p50Ms: 0, p99Ms: 1, maxMs: 3 } };
+  const storm: StormResult = { containers: 10_000, budget: { perSecond: 500, burst: 500 }, bound: 999, expectedLastMs: 19_000, callers: 16, updateItemsPerRestart: 1.04, fleet: run, local: { ...run, immediate: 10_000, delayed: 0, reportedInMs: 40_000 } };
+
+  it('states the bound, the fleet and local figures, and when the local runtime was the tighter limit', () => {
+    const text = stormSection(storm).join('\n');
+    expect(text).toContain('**999** in any one second');
+    expect(text).toContain('| fleet | 20 s | 500 / 9500 | 995 (995 due) | 500 | 0 | 19 s | 0 / 1 ms |');
+    expect(text).toContain('handled the crashes at 250 per second, below the budget\'s 500/s');
+    expect(stormSection({ ...storm, local: run }).join('\n')).toContain('The local runtime deferred 9500 of the 10,000 restarts');
   });
 });

@@ -9,6 +9,7 @@ const complete = {
   sync: { itemsRead: { '0': 100, '10000': 100 } },
   memory: { peakRssMb: 200 },
   bundles: { handlers: [] },
+  storm: { fleet: { busiestSecond: 999, early: 0, lastRestartMs: 19_000 }, local: { busiestSecond: 300, early: 0, lastRestartMs: 40_000 } },
 };
 
 describe('missingFields', () => {
@@ -17,11 +18,13 @@ describe('missingFields', () => {
   });
 
   it.each(REQUIRED_NUMBERS.map((path) => [path]))('names %s when it is absent or not a number', (path) => {
-    const copy = structuredClone(complete) as Record<string, Record<string, unknown>>;
-    const [section, field] = path.split('.') as [string, string];
-    copy[section]![field] = 'fast';
+    const copy = structuredClone(complete) as Record<string, unknown>;
+    const parts = path.split('.');
+    const field = parts.pop()!;
+    const parent = parts.reduce((node, part) => (node as Record<string, unknown>)[part], copy as unknown) as Record<string, unknown>;
+    parent[field] = 'fast';
     expect(missingFields(copy)).toContain(path);
-    delete copy[section]![field];
+    delete parent[field];
     expect(missingFields(copy)).toContain(path);
   });
 

@@ -162,7 +162,7 @@ describe('Logs Insights event query (lib/client/logs-insights.ts)', () => {
     it('selects event records by schema and returns the newest first, up to the limit', () => {
       expect(buildEventQuery({ limit: 100 })).toBe(
         [
-          'fields @timestamp, time, type, key, namespace, pod, podUid, container, exitCode, reason, restartCount, delayMs, backoffMs, restartAt, latenessMs, decision, message',
+          'fields @timestamp, time, type, key, namespace, pod, podUid, container, exitCode, reason, restartCount, delayMs, budgetDelayMs, backoffMs, restartAt, latenessMs, decision, message',
           '| filter schema = "restart-scheduler.event/v1"',
           '| sort @timestamp desc',
           '| limit 100',

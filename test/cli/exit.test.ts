@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionView } from '../../lib/api/views.ts';
 import { RestartSchedulerClient } from '../../lib/client/client.ts';
 import { createSigV4Signer, executeApiRegion } from '../../lib/client/sigv4.ts';
+import { describeDecision } from '../../lib/cli/exit.ts';
 import { USAGE_EXIT_CODE } from '../../lib/cli/program.ts';
 import { resolveBackoffPolicy } from '../../lib/core/index.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
@@ -304,6 +305,24 @@ function expectedSignature(request: { method: string; path: string; query: URLSe
   const signingKey = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
   return createHmac('sha256', signingKey).update(stringToSign, 'utf8').digest('hex');
 }
+
+describe('describeDecision', () => {
+  it('says when the restart budget delayed a restart, and by how much', () => {
+    const view: DecisionView = {
+      key: 'job-1_batch__app_',
+      decision: 'RestartScheduled',
+      restartAt: '2026-12-01T16:18:43.317Z',
+      delayMs: 0,
+      budgetDelayMs: 943,
+      restartCount: 1,
+      backoffMs: 10_000,
+      state: 'CrashLoopBackOff',
+      reason: 'CrashLoopBackOff',
+      message: 'back-off 0s restarting failed container=app pod=job-1_batch; restart delayed by budget (+943ms)',
+    };
+    expect(describeDecision(view)).toMatch(/^RestartScheduled: restart 1 of batch\/job-1\/app at \S+ \(back-off 0s, delayed by budget \+943ms; next crash 10s\)\n  CrashLoopBackOff: back-off 0s restarting failed container=app pod=job-1_batch; restart delayed by budget \(\+943ms\)$/);
+  });
+});
 
 describe('SigV4 signing (lib/client/sigv4.ts)', () => {
   it.each([

@@ -38,7 +38,8 @@ describe('placeExit', () => {
     ['a correct clock, reported 5 s late (kubelet counts from the exit)', 0, 5_000, {}, { finishedAt: realEnd, earliestFinishedAt: realEnd, clock: 'consistent' }],
     ['a clock 4 minutes ahead', 240_000, 10, {}, { finishedAt: realEnd + 10, earliestFinishedAt: realEnd, clock: 'ahead' }],
     ['a clock 10 minutes behind', -600_000, 10, {}, { finishedAt: realEnd + 10, earliestFinishedAt: realEnd, clock: 'behind' }],
-    ['a clock 1 hour behind, without startedAt', -3_600_000, 10, { startedAt: undefined }, { finishedAt: realEnd + 10, earliestFinishedAt: realEnd + 10, clock: 'behind' }],
+    // A wrong clock and no run length: nothing says the run was long, so no reset while the clock is wrong.
+    ['a clock 1 hour behind, without startedAt', -3_600_000, 10, { startedAt: undefined }, { finishedAt: realEnd + 10, earliestFinishedAt: dispatchedAt, clock: 'behind' }],
     // Nothing bounds a finishedAt without the run's length closer than the whole run: the arrival is the safe instant.
     ['a correct clock without startedAt, reported 5 s late', 0, 5_000, { startedAt: undefined }, { finishedAt: realEnd + 5_000, earliestFinishedAt: realEnd, clock: 'unchecked' }],
     ['a clock 1 s behind without startedAt', -1_000, 10, { startedAt: undefined }, { finishedAt: realEnd + 10, earliestFinishedAt: realEnd - 1_000, clock: 'unchecked' }],

@@ -119,6 +119,18 @@ describe('BackoffTable', () => {
     ]);
     expect(kms(logicalId(writer))[0]!.actions).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
   });
+
+  it('grantBudgetReservations gives UpdateItem on the budget items only, with the KMS calls a write needs', () => {
+    const other = new Stack(new App(), 'BudgetStack');
+    const encrypted = new BackoffTable(other, 'Table', { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED });
+    const reserver = new iam.Role(other, 'Reserver', { assumedBy: new iam.AccountRootPrincipal() });
+    encrypted.grantBudgetReservations(reserver);
+    const statements = statementsByRole(Template.fromStack(other)).get(logicalId(reserver))!;
+    expect(statements.map((statement) => [statement.actions, statement.resources, statement.condition])).toEqual([
+      [['dynamodb:UpdateItem'], [`<${logicalId(encrypted.table)}.Arn>`], { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${TABLE_SCHEMA.restartBudget.keyPrefix}*`] } }],
+      [['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'], [`<${logicalId(encrypted.table.encryptionKey!)}.Arn>`], expect.anything()],
+    ]);
+  });
 });
 
 describe('RestartTimers', () => {

@@ -8,12 +8,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../lib/config.ts';
 import { CONTEXT_KEYS, DEFAULT_LATENESS_THRESHOLD_MS } from '../../lib/infra/settings.ts';
 import { RestartSchedulerStack } from '../../lib/infra/stack.ts';
-import { FIXTURE_ENTRIES, logicalId } from './support.ts';
+import { FIXTURE_ENTRIES, grants, logicalId, statementsByRole } from './support.ts';
 
-const namespaceDefaults = { batch: { initialBackoff: '1s', maxBackoff: '1m', restartPolicy: 'OnFailure' } };
+const namespaceDefaults = { batch: { initialBackoff: '1s', maxBackoff: '1m', restartPolicy: 'OnFailure', restartBudget: { perSecond: 50, burst: 100 } } };
 
 let stack: RestartSchedulerStack;
 let template: Template;
+/** The same stack without any context: what the handlers are granted when no namespace has a budget. */
+let plain: RestartSchedulerStack;
+let plainTemplate: Template;
 
 beforeAll(() => {
   const app = new App({
@@ -35,6 +38,8 @@ beforeAll(() => {
   });
   stack = new RestartSchedulerStack(app, 'Configured', { entries: FIXTURE_ENTRIES });
   template = Template.fromStack(stack);
+  plain = new RestartSchedulerStack(new App(), 'Configured', { entries: FIXTURE_ENTRIES });
+  plainTemplate = Template.fromStack(plain);
 });
 
 describe('RestartSchedulerStack with context settings', () => {
@@ -56,6 +61,26 @@ describe('RestartSchedulerStack with context settings', () => {
     }
     expect(variables('sync')).toMatchObject({ [ENV.recoveryGrace]: '3m', [ENV.dispatchLease]: '1m30s' });
     expect(variables('restart')).toMatchObject({ [ENV.dispatchLease]: '1m30s' });
+  });
+
+  it('lets the exit, restart and sync handlers take restart-budget slots, and nothing more: UpdateItem on budget items only', () => {
+    const roleOf = (of: RestartSchedulerStack, handler: 'exit' | 'restart' | 'sync') => logicalId(of.handlers[handler].role!);
+    const table = `<${logicalId(stack.table.table)}.Arn>`;
+    for (const handler of ['exit', 'restart', 'sync'] as const) {
+      const statements = statementsByRole(template).get(roleOf(stack, handler))!;
+      expect(statements.filter((statement) => statement.actions.includes('dynamodb:UpdateItem'))).toEqual([
+        {
+          sid: 'TakeRestartBudgetSlots',
+          effect: 'Allow',
+          actions: ['dynamodb:UpdateItem'],
+          resources: [table],
+          condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['budget#*'] } },
+        },
+      ]);
+      // Everything else is what a stack without a budget grants.
+      expect(grants(statements).filter((grant) => grant !== `dynamodb:UpdateItem ${table}`)).toEqual(grants(statementsByRole(plainTemplate).get(roleOf(plain, handler))!));
+      expect(grants(statementsByRole(plainTemplate).get(roleOf(plain, handler))!).some((grant) => grant.startsWith('dynamodb:UpdateItem'))).toBe(false);
+    }
   });
 
   it('deletes the table and log groups with the stack, and keeps logs for the configured days', () => {

@@ -3,10 +3,11 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
 import { TABLE_SCHEMA } from '../../lib/adapters/dynamodb/schema.ts';
-import { ConfigError, DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS } from '../../lib/config.ts';
+import { ConfigError, DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS, parseNamespaceDefaults } from '../../lib/config.ts';
 import { parseDuration } from '../../lib/core/index.ts';
 import { policyEnvironment } from '../../lib/infra/handler-settings.ts';
 import { CONTEXT_KEYS, DEFAULT_LATENESS_THRESHOLD_MS, readDeploySettings, type DeploySettings } from '../../lib/infra/settings.ts';
+import { LOG_RETENTION_DAYS } from '../../lib/settings.ts';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
   app: string;
@@ -107,6 +108,13 @@ describe('readDeploySettings', () => {
     expect(fromContext({ [CONTEXT_KEYS.maxBackoff]: '5s' }).policy).toMatchObject({ initialMs: 5_000, maxMs: 5_000 });
   });
 
+  it('passes a namespace restart budget through to the handlers, its burst a second of its rate when not given', () => {
+    const defaults = { batch: { restartBudget: { perSecond: 20 } } };
+    expect(fromContext({ [CONTEXT_KEYS.namespaceDefaults]: defaults }).namespaceDefaultsJson).toBe(JSON.stringify(defaults));
+    expect(parseNamespaceDefaults('x', defaults)).toEqual({ batch: { restartBudget: { perSecond: 20, burst: 20 } } });
+    expect(parseNamespaceDefaults('x', { batch: { restartBudget: { perSecond: 0.5 } } }).batch?.restartBudget).toEqual({ perSecond: 0.5, burst: 1 });
+  });
+
   it('passes namespace defaults through as JSON, from an object or a JSON string', () => {
     const defaults = { batch: { initialBackoff: '1s', maxBackoff: '1m', restartPolicy: 'OnFailure' } };
     expect(fromContext({ [CONTEXT_KEYS.namespaceDefaults]: defaults }).namespaceDefaultsJson).toBe(JSON.stringify(defaults));
@@ -140,12 +148,23 @@ describe('readDeploySettings', () => {
     [CONTEXT_KEYS.namespaceDefaults, '[1]', /expected an object keyed by namespace/],
     [CONTEXT_KEYS.namespaceDefaults, { batch: { maxBackoff: '5x' } }, /batch: max: invalid duration "5x"/],
     [CONTEXT_KEYS.namespaceDefaults, { batch: { restartPolicy: 'Sometimes' } }, /batch.restartPolicy: expected one of Always, OnFailure, Never/],
+    [CONTEXT_KEYS.namespaceDefaults, { batch: { restartBudget: { perSecond: 0 } } }, /batch.restartBudget.perSecond: expected a number from 0.001/],
+    [CONTEXT_KEYS.namespaceDefaults, { batch: { restartBudget: { perSecond: 5, burst: 1.5 } } }, /batch.restartBudget.burst: expected an integer from 1/],
+    [CONTEXT_KEYS.namespaceDefaults, { batch: { restartBudget: { perSecond: 5, rate: 1 } } }, /batch.restartBudget.rate: unknown setting; use perSecond, burst/],
+    [CONTEXT_KEYS.namespaceDefaults, { batch: { restartBudget: 50 } }, /batch.restartBudget: expected \{"perSecond": N, "burst": N\}/],
   ])('rejects %s = %j with a ConfigError naming the key', (key, value, message) => {
     const attempt = () => fromContext({ [key]: value });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(message);
     // The message names the context key (for the policy cross-check, among the policy keys).
     expect(attempt).toThrow(key);
+  });
+});
+
+describe('LOG_RETENTION_DAYS', () => {
+  it("is exactly CloudWatch Logs' retention periods as aws-cdk-lib knows them (INFINITE, 9999, is not a period)", () => {
+    const days = Object.values(RetentionDays).filter((value): value is number => typeof value === 'number' && value > 0 && value !== RetentionDays.INFINITE);
+    expect([...LOG_RETENTION_DAYS]).toEqual(days.sort((a, b) => a - b));
   });
 });
 

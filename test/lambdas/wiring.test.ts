@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { serviceConfig, wire } from '../../lambdas/wiring.ts';
 import { createHandler as createSyncHandler } from '../../lambdas/sync.ts';
+import { DynamoRestartBudget } from '../../lib/adapters/dynamodb/budget.ts';
 import { SqsExitDeadLetters } from '../../lib/adapters/events/exit-dead-letters.ts';
 import { ConfigError, ENV } from '../../lib/config.ts';
 import { createHarness, T0 } from '../support/pipeline.ts';
@@ -17,6 +18,11 @@ describe('serviceConfig', () => {
     expect(config.policy).toEqual({ initialMs: 1_000, maxMs: 60_000, resetAfterMs: 600_000, jitterFactor: 0 });
     expect(config.precision).toBe('minute');
     expect(config.namespaces.batch).toEqual({ restartPolicy: 'OnFailure', policy: { initialMs: 10_000, maxMs: 30_000, resetAfterMs: 600_000, jitterFactor: 0 } });
+  });
+
+  it("reads a namespace's restart budget", () => {
+    const config = serviceConfig({ [ENV.namespaceDefaults]: JSON.stringify({ batch: { restartBudget: { perSecond: 50, burst: 100 } } }) });
+    expect(config.namespaces.batch).toEqual({ restartBudget: { perSecond: 50, burst: 100 } });
   });
 
   it('defaults to the kubelet policy with second precision', () => {
@@ -45,6 +51,10 @@ describe('wire', () => {
     const base = { [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' };
     expect(wire(base).exitDeadLetters).toBeUndefined();
     expect(wire({ ...base, [ENV.exitDeadLetterQueueUrl]: 'https://dlq' }).exitDeadLetters).toBeInstanceOf(SqsExitDeadLetters);
+  });
+
+  it('wires the restart budget on the same table for every handler', () => {
+    expect(wire({ [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' }).service.budget).toBeInstanceOf(DynamoRestartBudget);
   });
 });
 

@@ -6,40 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { RestartSchedulerClient, type RestartNotice } from '../../lib/client/client.ts';
-import { FAST_POLICY_ARGS, startRuntimeProcess, type RuntimeProcess } from '../support/runtime-process.ts';
+import { RestartSchedulerClient } from '../../lib/client/client.ts';
+import { FAST_POLICY_ARGS, follow, startRuntimeProcess, type RuntimeProcess } from '../support/runtime-process.ts';
 import { documentedFetch } from '../support/openapi.ts';
 
 const container = { namespace: 'default', pod: 'crasher-0', podUid: 'uid-1', container: 'app' };
 const key = 'crasher-0_default_uid-1_app_';
-
-/** Collects the restart stream into a list and lets a test wait for the n-th restart. */
-function follow(client: RestartSchedulerClient, options: { key?: string; after?: number } = {}) {
-  const restarts: (RestartNotice & { receivedAt: number })[] = [];
-  const waiters: (() => void)[] = [];
-  const abort = new AbortController();
-  let connected!: () => void;
-  const ready = new Promise<void>((resolve) => (connected = resolve));
-  void client.streamRestarts(
-    (restart) => {
-      restarts.push({ ...restart, receivedAt: Date.now() });
-      waiters.splice(0).forEach((wake) => wake());
-    },
-    { ...options, signal: abort.signal, onConnect: () => connected() },
-  );
-  const waitFor = async (count: number, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (restarts.length < count) {
-      if (Date.now() > deadline) throw new Error(`waited for ${count} restarts, got ${restarts.length}`);
-      await new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-    return restarts;
-  };
-  return { restarts, ready, waitFor, stop: () => abort.abort() };
-}
 
 /**
  * The restart counts of the container's dispatch records, oldest first: by its

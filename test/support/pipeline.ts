@@ -9,6 +9,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetItemCommand, ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import { DynamoRestartBudget } from '../../lib/adapters/dynamodb/budget.ts';
 import { DynamoBackoffStore, ensureTable } from '../../lib/adapters/dynamodb/store.ts';
 import { SchedulerRestartTimer, SqsFineStage } from '../../lib/adapters/scheduler/timer.ts';
 import { SqsExitDeadLetters } from '../../lib/adapters/events/exit-dead-letters.ts';
@@ -151,6 +152,7 @@ export async function createHarness(options: { config?: Partial<ServiceConfig>; 
     store,
     timer,
     sink,
+    budget: new DynamoRestartBudget({ client: local.client, tableName }),
     clock,
     random: Math.random,
     config: { ...DEFAULT_SERVICE_CONFIG, ...options.config },

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { RestartSchedulerClient, RestartNotice } from '../../lib/client/client.ts';
 
 export const CLI = fileURLToPath(new URL('../../bin/restart-scheduler.js', import.meta.url));
 
@@ -65,4 +66,32 @@ export async function startRuntimeProcess(args: readonly string[], options: { ti
       await exited;
     },
   };
+}
+
+/** Collects the restart stream into a list and lets a test wait for the n-th restart. */
+export function follow(client: RestartSchedulerClient, options: { key?: string; after?: number } = {}) {
+  const restarts: (RestartNotice & { receivedAt: number })[] = [];
+  const waiters: (() => void)[] = [];
+  const abort = new AbortController();
+  let connected!: () => void;
+  const ready = new Promise<void>((resolve) => (connected = resolve));
+  void client.streamRestarts(
+    (restart) => {
+      restarts.push({ ...restart, receivedAt: Date.now() });
+      waiters.splice(0).forEach((wake) => wake());
+    },
+    { ...options, signal: abort.signal, onConnect: () => connected() },
+  );
+  const waitFor = async (count: number, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (restarts.length < count) {
+      if (Date.now() > deadline) throw new Error(`waited for ${count} restarts, got ${restarts.length}`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+    return restarts;
+  };
+  return { restarts, ready, waitFor, stop: () => abort.abort() };
 }

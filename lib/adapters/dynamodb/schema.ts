@@ -33,6 +33,15 @@ export const TABLE_SCHEMA = {
       projection: 'KEYS_ONLY',
     },
   },
+  /**
+   * Restart budgets live in the same table under keys of their own,
+   * `budget#{namespace}#{shard}`: a container key never holds `#` (its parts
+   * are `[A-Za-z0-9.-]`, joined by `_`), so the two key spaces cannot collide.
+   * A budget item carries neither index nor TTL attributes, so no index, no
+   * listing and no collection ever sees it; there are a few per budgeted
+   * namespace, each a number.
+   */
+  restartBudget: { keyPrefix: 'budget#', tatAttribute: 'tat' },
   /** @default shards of both indexes */
   defaultShards: 16,
   /**
