@@ -3,7 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
+    // Only a guard against a hang: on a loaded machine the heaviest tests
+    // (generated requests over dynalite, child processes) took half of 30 s.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     env: {
       // The lockfile pins an SDK release that supports Node 20; the notice about

@@ -13,12 +13,12 @@ function restart(pod: string, restartCount: number): BusMessage {
   };
 }
 
-/** Follows a stream until `count` entries arrived (or fails after 5 s), then stops. */
+/** Follows a stream until `count` entries arrived (or fails after 20 s, only against a hang), then stops. */
 async function collectStream<T>(follow: (onEntry: (entry: T) => void, options: StreamOptions) => Promise<void>, options: StreamOptions, count: number): Promise<T[]> {
   const received: T[] = [];
   const abort = new AbortController();
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`got ${received.length} of ${count}`)), 5_000);
+    const timer = setTimeout(() => reject(new Error(`got ${received.length} of ${count}`)), 20_000);
     void follow(
       (entry) => {
         received.push(entry);
@@ -47,8 +47,9 @@ describe('GET /v1/restarts/stream', () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
     await runtime.eventLog.publish([restart('web-0', 1), restart('web-0', 2)]);
     const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
-    const pending = collect(client, { after: 1 }, 2);
-    setTimeout(() => void runtime!.eventLog.publish([restart('web-0', 3)]), 200);
+    // Published once the stream is open, so it arrives live rather than in the
+    // replay, however long connecting takes.
+    const pending = collect(client, { after: 1, onConnect: () => void runtime!.eventLog.publish([restart('web-0', 3)]) }, 2);
     expect((await pending).map((notice) => [notice.seq, notice.restartCount])).toEqual([
       [2, 2],
       [3, 3],
@@ -85,8 +86,8 @@ describe('GET /v1/events/stream', () => {
     runtime = await startLocalRuntime({ port: 0, inMemory: true });
     runtime.eventLog.record([record('web-0', 'first'), record('web-0', 'second')]);
     const client = new RestartSchedulerClient({ fetch: documentedFetch, endpoint: runtime.url });
-    const pending = collect(client, { after: 1 }, 2);
-    setTimeout(() => runtime!.eventLog.record([record('web-0', 'third')]), 200);
+    // Recorded once the stream is open, so it arrives live rather than in the replay.
+    const pending = collect(client, { after: 1, onConnect: () => runtime!.eventLog.record([record('web-0', 'third')]) }, 2);
     expect((await pending).map((event) => [event.seq, event.record.message])).toEqual([
       [2, 'second'],
       [3, 'third'],
