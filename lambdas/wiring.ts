@@ -29,7 +29,8 @@ import type { ServiceDeps } from '../lib/services/deps.ts';
 
 export interface LambdaDeps {
   readonly service: ServiceDeps;
-  readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Powertools' logger; each handler gives it the invocation's context (`function_name`, `function_request_id`, `cold_start`). */
+  readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'addContext'>;
   /** Flushed at the end of every invocation (EMF lines). */
   readonly metrics: { publishStoredMetrics(): unknown };
   /** Where the exit handler sends invalid bus events; only its function is given a queue. */
@@ -110,6 +111,7 @@ export function serviceConfig(env: Env): ServiceConfig {
     precision: precisionSetting(ENV.precision, env[ENV.precision], DEFAULT_SERVICE_CONFIG.precision),
     recoveryGraceMs: durationSetting(ENV.recoveryGrace, env[ENV.recoveryGrace], DEFAULT_SERVICE_CONFIG.recoveryGraceMs),
     dispatchLeaseMs: durationSetting(ENV.dispatchLease, env[ENV.dispatchLease], DEFAULT_SERVICE_CONFIG.dispatchLeaseMs),
+    backOffEventIntervalMs: durationSetting(ENV.backOffEventInterval, env[ENV.backOffEventInterval], DEFAULT_SERVICE_CONFIG.backOffEventIntervalMs),
   };
 }
 

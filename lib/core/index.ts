@@ -4,6 +4,7 @@
  * the clock and randomness are passed in.
  */
 export * from './backoff.ts';
+export * from './backoff-events.ts';
 export * from './container.ts';
 export * from './duration.ts';
 export * from './events.ts';

@@ -19,6 +19,8 @@ export interface HandlerSettings {
   readonly entryRetentionMs: number;
   readonly recoveryGraceMs: number;
   readonly dispatchLeaseMs: number;
+  /** The least time between BackOff records of one wait. */
+  readonly backOffEventIntervalMs: number;
 }
 
 /** The settings the handlers read, as duration strings their wiring parses back (`parseDuration`). */

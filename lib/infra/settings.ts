@@ -30,6 +30,7 @@ export const CONTEXT_KEYS = {
   entryRetention: 'restart-scheduler:entryRetention',
   recoveryGrace: 'restart-scheduler:recoveryGrace',
   dispatchLease: 'restart-scheduler:dispatchLease',
+  backOffEventInterval: 'restart-scheduler:backOffEventInterval',
   logRetentionDays: 'restart-scheduler:logRetentionDays',
   removalPolicy: 'restart-scheduler:removalPolicy',
   archiveRetentionDays: 'restart-scheduler:archiveRetentionDays',
@@ -124,6 +125,7 @@ export function readDeploySettings(context: ContextReader): DeploySettings {
     entryRetentionMs: durationContext(context, CONTEXT_KEYS.entryRetention) ?? DEFAULT_ENTRY_RETENTION_MS,
     recoveryGraceMs: positiveDuration(context, CONTEXT_KEYS.recoveryGrace) ?? DEFAULT_SERVICE_CONFIG.recoveryGraceMs,
     dispatchLeaseMs: positiveDuration(context, CONTEXT_KEYS.dispatchLease) ?? DEFAULT_SERVICE_CONFIG.dispatchLeaseMs,
+    backOffEventIntervalMs: positiveDuration(context, CONTEXT_KEYS.backOffEventInterval) ?? DEFAULT_SERVICE_CONFIG.backOffEventIntervalMs,
     logRetention: logRetentionDays as RetentionDays,
     removalPolicy: removalPolicyContext(context),
     // EventBridge archives keep events for 1..∞ days; the cap keeps a typo from keeping them for centuries.

@@ -65,7 +65,7 @@ export class RestartSchedulerStack extends Stack {
       removalPolicy: retainData,
       ...(props.tableEncryption ? { encryption: props.tableEncryption } : {}),
     });
-    this.timers = new RestartTimers(this, 'Timers', { restartHandlerTimeout: HANDLER_TIMEOUTS.restart });
+    this.timers = new RestartTimers(this, 'Timers', { restartHandlerTimeout: HANDLER_TIMEOUTS.restart, removalPolicy: retainData });
     this.bus = new EventsBus(this, 'Events', { archiveRetention: Duration.days(settings.archiveRetentionDays) });
     this.handlers = new Handlers(this, 'Handlers', {
       table: this.table,

@@ -1,6 +1,7 @@
 import type { Clock, Random } from '../core/index.ts';
 import type { ServiceConfig } from '../config.ts';
 import type { BackoffStore, EventSink, RestartTimer } from '../ports.ts';
+import { retryDelayMs, sleep as wait } from '../concurrency.ts';
 
 /** Operational diagnostics (not event records): failures an operator should see. */
 export interface OperationalLog {
@@ -39,9 +40,12 @@ export class WriteContentionError extends Error {
  */
 export async function pauseAfterConflict(deps: ServiceDeps, attempt: number): Promise<void> {
   deps.sink.metric('WriteConflicts', 1);
-  const ceiling = Math.min(200, 10 * 2 ** (attempt - 1));
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  await sleep(Math.floor(deps.random() * ceiling));
+  await pauseBeforeRetry(deps, attempt, { baseMs: 10, capMs: 200 });
+}
+
+/** A jittered pause before retry `attempt` of a failed call (`retryDelayMs`), on the injected sleep. */
+export async function pauseBeforeRetry(deps: Pick<ServiceDeps, 'random' | 'sleep'>, attempt: number, options: { baseMs: number; capMs: number }): Promise<void> {
+  await (deps.sleep ?? wait)(retryDelayMs(attempt, options, deps.random));
 }
 
 export function errorDetails(error: unknown): Record<string, unknown> {

@@ -114,7 +114,7 @@ describe('DynamoBackoffStore', () => {
       await store.put(state('old'), undefined);
       await store.put(state('new', { updatedAt: T0 + 100_000, backoff: { backoffMs: 10_000, lastUpdate: T0 + 100_000 } }), undefined);
       const expired: string[] = [];
-      for (let shard = 0; shard < store.shards; shard++) expired.push(...(await store.listExpired(shard, T0 + 700_000, 10)).items.map((e) => e.key));
+      for (let shard = 0; shard < store.shards; shard++) expired.push(...(await store.listExpired(shard, T0 + 700_000, { limit: 10 })).items.map((e) => e.key));
       expect(expired).toEqual(['old_default__app_']);
     });
 

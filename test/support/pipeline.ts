@@ -103,12 +103,18 @@ export const SCHEDULER_SETTINGS = {
   eventBusName: 'restart-scheduler',
 };
 
-export async function createHarness(options: { config?: Partial<ServiceConfig>; shards?: number } = {}): Promise<Harness> {
+export async function createHarness(options: { config?: Partial<ServiceConfig>; shards?: number; pageSize?: number } = {}): Promise<Harness> {
   const local = await acquireDynalite();
   const tableName = `backoff-${randomUUID()}`;
   await ensureTable(local.client, tableName);
   const clock = new ManualClock();
-  const store = new DynamoBackoffStore({ client: local.client, tableName, clock, ...(options.shards ? { shards: options.shards } : {}) });
+  const store = new DynamoBackoffStore({
+    client: local.client,
+    tableName,
+    clock,
+    ...(options.shards ? { shards: options.shards } : {}),
+    ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+  });
   const dynamoCalls = countCommands(local.client);
 
   const schedulerClient = new SchedulerClient({ region: 'us-east-1' });
