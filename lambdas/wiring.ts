@@ -25,7 +25,7 @@ import {
   type ServiceConfig,
 } from '../lib/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME, type ExitDeadLetters } from '../lib/ports.ts';
-import type { ServiceDeps } from '../lib/services/deps.ts';
+import type { OperationalLog, ServiceDeps } from '../lib/services/deps.ts';
 
 export interface LambdaDeps {
   readonly service: ServiceDeps;
@@ -80,12 +80,17 @@ export function wire(env: Env): LambdaDeps {
       clock,
       random: Math.random,
       config,
-      log: { warn: (message, details) => logger.warn(message, details ?? {}), error: (message, details) => logger.error(message, details ?? {}) },
+      log: operationalLog(logger),
     },
     logger,
     metrics,
     ...(exitDeadLetterQueueUrl ? { exitDeadLetters: new SqsExitDeadLetters({ client: sqs, queueUrl: exitDeadLetterQueueUrl }) } : {}),
   };
+}
+
+/** The services' operational log on the Powertools logger: one JSON line each, `details` as top-level fields. */
+export function operationalLog(logger: Pick<Logger, 'warn' | 'error'>): OperationalLog {
+  return { warn: (message, details) => logger.warn(message, details ?? {}), error: (message, details) => logger.error(message, details ?? {}) };
 }
 
 /**

@@ -143,6 +143,8 @@ export async function createHarness(options: { config?: Partial<ServiceConfig>; 
     metrics: { addMetric: (name: string, _unit: unknown, value: number) => void metrics.push({ name: name as MetricName, value }) } as never,
     eventBridge: eventBridgeClient,
     eventBusName: SCHEDULER_SETTINGS.eventBusName,
+    // Pauses between PutEvents retries are real but tiny, as the conflict pauses below.
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5))),
   });
   const timer = new SchedulerRestartTimer({
     scheduler: schedulerClient,
