@@ -5,6 +5,7 @@ import type { CostModel } from './cost.ts';
 import type { IngestResult } from './ingest.ts';
 import type { RestartsResult } from './restarts.ts';
 import type { SyncResult } from './sync-cost.ts';
+import type { SyncScaleResult } from './sync-scale.ts';
 
 export interface RunMeta {
   readonly mode: 'quick' | 'full';
@@ -31,6 +32,7 @@ export interface BenchResult {
   readonly calls: { readonly operations: CallsResult['operations'] };
   readonly restarts: RestartsResult & { readonly synchronized?: RestartsResult };
   readonly sync: SyncResult;
+  readonly syncScale: SyncScaleResult;
   readonly memory: { readonly peakRssMb: number; readonly source: string; readonly heapUsedMbAfter: number; readonly live: IngestResult['liveMemory'] };
   readonly bundles: BundlesResult;
   readonly cost: {
@@ -56,7 +58,7 @@ export const REQUIRED_NUMBERS = [
   'memory.peakRssMb',
 ] as const;
 
-export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'bundles'] as const;
+export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'syncScale.rows', 'bundles'] as const;
 
 function at(value: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((current, key) => (current && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined), value);

@@ -226,10 +226,10 @@ describe('DynamoBackoffStore', () => {
     });
 
     it('answers a page with a cursor rather than reading every partition at once', async () => {
-      // One container in the last partition of a listing of everything: 3 states × 4 shards before it are empty.
+      // One container in the last partition of a listing of everything: 3 states × 32 shards, more than one request reads.
       const wideTable = `wide-${randomUUID()}`;
       await ensureTable(local.client, wideTable);
-      const wide = new DynamoBackoffStore({ client: local.client, tableName: wideTable, clock, shards: 8 });
+      const wide = new DynamoBackoffStore({ client: local.client, tableName: wideTable, clock, shards: 32 });
       await wide.put(state('last', { state: 'Terminated' }), undefined);
       const first = await wide.list({ limit: 10 });
       expect(first.items).toEqual([]);

@@ -392,8 +392,12 @@ function encodeCursor(key: Record<string, AttributeValue>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** Index pages (up to 1 MB each) one `list` call reads at most. */
-const MAX_QUERIES_PER_LIST = 16;
+/**
+ * Index pages (up to 1 MB each) one `list` call reads at most: enough for a
+ * listing of everything (3 states × 16 shards by default) to visit every
+ * partition of a small table in one request; past that it answers with a cursor.
+ */
+const MAX_QUERIES_PER_LIST = 64;
 /** BatchGetItem's limit, and how often unprocessed keys are asked for again. */
 const BATCH_GET_KEYS = 100;
 const BATCH_GET_ATTEMPTS = 6;
