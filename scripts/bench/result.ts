@@ -60,6 +60,9 @@ export const REQUIRED_NUMBERS = [
 
 export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'syncScale.rows', 'bundles'] as const;
 
+/** The fields the issue names for each size of the sync-scale benchmark. */
+export const SYNC_SCALE_FIELDS = ['waiting', 'overdue', 'itemsRead', 'busEntries', 'peakRssMb', 'wallMs'] as const;
+
 function at(value: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((current, key) => (current && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined), value);
 }
@@ -74,6 +77,12 @@ export function missingFields(result: unknown): string[] {
   for (const path of REQUIRED_OBJECTS) {
     const value = at(result, path);
     if (!value || typeof value !== 'object' || Object.keys(value).length === 0) missing.push(path);
+  }
+  const rows = at(result, 'syncScale.rows');
+  if (Array.isArray(rows)) {
+    rows.forEach((row: Record<string, unknown>, index) => {
+      for (const field of SYNC_SCALE_FIELDS) if (typeof row?.[field] !== 'number') missing.push(`syncScale.rows.${index}.${field}`);
+    });
   }
   const calls = at(result, 'callsPerExit') as Record<string, Record<string, unknown>> | undefined;
   for (const kind of ['restartNow', 'shortBackoff', 'longBackoff', 'duplicate', 'noRestart']) {

@@ -145,7 +145,7 @@ async function measure(quick: boolean): Promise<BenchResult> {
   const sync = await section('5: sync cost against table size', () => benchSync(plan.sync, progress));
   const syncScale = await section('5b: sync at scale: overdue against waiting', () => benchSyncScale(plan.syncScale, progress));
   const bundles = await section('7: Lambda bundles', () => benchBundles(plan.bundleRuns, progress));
-  const model = buildCostModel(calls.operations, { waiting: calls.syncWaiting });
+  const model = buildCostModel(calls.operations);
   const commit = gitCommit();
 
   return {

@@ -49,6 +49,9 @@ export interface SyncScaleChildOutput {
   readonly heapUsedMbAfter: number;
   /** The process's own high-water mark of resident memory (getrusage), MiB. */
   readonly maxRssMb: number;
+  /** DynamoDB calls the sync made, and how long dynalite took to answer one on average (the added latency left out). */
+  readonly dynamoCalls: number;
+  readonly dynamoAnswerMs: number;
 }
 
 /** Adds `ms` before every call of a client: a round trip to the service in its region. */
@@ -65,10 +68,30 @@ function withLatency<T extends { middlewareStack: { add: (...args: never[]) => u
   return client;
 }
 
+/** Counts a client's calls and the time their answers took (after any added latency). */
+function timed<T extends { middlewareStack: { add: (...args: never[]) => unknown } }>(client: T): { client: T; calls: () => number; meanMs: () => number } {
+  let calls = 0;
+  let totalMs = 0;
+  (client.middlewareStack as unknown as { add: (middleware: unknown, options: unknown) => void }).add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        calls++;
+        totalMs += performance.now() - started;
+      }
+    },
+    { step: 'deserialize', name: 'bench-answer-time' },
+  );
+  return { client, calls: () => calls, meanMs: () => (calls > 0 ? totalMs / calls : 0) };
+}
+
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2] ?? '{}') as SyncScaleChildInput;
   const clock = { now: () => input.now };
-  const dynamo = withLatency(new DynamoDBClient({ ...LOCAL_AWS_CONFIG, endpoint: input.endpoint, maxAttempts: 3 }), input.latencyMs.dynamo);
+  const answers = timed(new DynamoDBClient({ ...LOCAL_AWS_CONFIG, endpoint: input.endpoint, maxAttempts: 3 }));
+  const dynamo = withLatency(answers.client, input.latencyMs.dynamo);
   const standIn = new StandInServices();
   const eventBridge = withLatency(new EventBridgeClient({ ...LOCAL_AWS_CONFIG, requestHandler: standIn.requestHandler }), input.latencyMs.eventBridge);
   const logger = new Logger({ serviceName: SERVICE_NAME });
@@ -87,6 +110,8 @@ async function main(): Promise<void> {
   let started = performance.now();
   const report = await sync(service);
   const wallMs = performance.now() - started;
+  const dynamoCalls = answers.calls();
+  const dynamoAnswerMs = answers.meanMs();
   started = performance.now();
   const census = await countCrashLoopBackOff(service);
   const censusMs = performance.now() - started;
@@ -106,6 +131,8 @@ async function main(): Promise<void> {
     baselineRssMb,
     heapUsedMbAfter: process.memoryUsage().heapUsed / 1_048_576,
     maxRssMb: process.resourceUsage().maxRSS / 1_024,
+    dynamoCalls,
+    dynamoAnswerMs,
   };
   process.send!(output);
   dynamo.destroy();

@@ -57,6 +57,9 @@ export interface SyncScaleRow {
   /** The count of containers in CrashLoopBackOff that follows the sync in the handler: keys-only entries counted, and its time. */
   readonly censusItemsRead: number;
   readonly censusMs: number;
+  /** The sync's DynamoDB calls, and dynalite's mean time to answer one (the added latency left out): what a larger table costs dynalite itself. */
+  readonly dynamoCalls: number;
+  readonly dynamoAnswerMs: number;
 }
 
 export interface SyncScaleResult {
@@ -177,11 +180,13 @@ export async function benchSyncScale(plan: SyncScalePlan, progress: (line: strin
         baselineRssMb: round(result.baselineRssMb, 1),
         censusItemsRead: result.censusItemsRead,
         censusMs: Math.round(result.censusMs),
+        dynamoCalls: result.dynamoCalls,
+        dynamoAnswerMs: round(result.dynamoAnswerMs, 2),
       };
       rows.push(row);
       progress(
         `sync-scale   ${String(waiting).padStart(7)} waiting + ${plan.overdue} overdue: ${row.itemsRead} items read, ${row.busEntries} bus entries, ` +
-          `peak RSS ${row.peakRssMb} MB (${row.baselineRssMb} MB before the run), ${row.wallMs} ms; count of CrashLoopBackOff ${row.censusItemsRead} keys in ${row.censusMs} ms (table filled in ${Math.round(fillMs)} ms)`,
+          `peak RSS ${row.peakRssMb} MB (${row.baselineRssMb} MB before the run), ${row.wallMs} ms, ${row.dynamoCalls} DynamoDB calls answered in ${row.dynamoAnswerMs} ms each; count of CrashLoopBackOff ${row.censusItemsRead} keys in ${row.censusMs} ms (table filled in ${Math.round(fillMs)} ms)`,
       );
     }
   } finally {
