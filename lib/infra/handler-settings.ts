@@ -13,7 +13,7 @@ export interface HandlerSettings {
   readonly precision: Precision;
   /** Per-namespace defaults as the JSON the handlers read from NAMESPACE_DEFAULTS; absent when none. */
   readonly namespaceDefaultsJson?: string;
-  /** Shards of both sparse indexes. */
+  /** Shards of every index of the table. */
   readonly shards: number;
   /** How long an entry outlives its reset threshold before DynamoDB TTL may delete it. */
   readonly entryRetentionMs: number;

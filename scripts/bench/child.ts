@@ -154,7 +154,8 @@ export function sampleMemory(pid: number, periodMs = 100): { stop(): { peakRssMb
   let samples = 0;
   const take = () => {
     const memory = readMemory(pid);
-    if (!memory) return;
+    // An exited process not yet reaped has a status without memory lines.
+    if (!memory || !Number.isFinite(memory.rssMb)) return;
     samples++;
     peak = Math.max(peak, memory.rssMb);
   };

@@ -49,6 +49,8 @@ export const ASSUMPTIONS = {
    * `{state}#{shard}` partition and the namespace, with their attribute names.
    */
   stateIndexEntryBytes: 100,
+  /** Bytes of one BackOff record's log line (the event record and Powertools' fields): about 520 measured before `count` and the timestamps were added. */
+  backOffLogLineBytes: 600,
   /** A month for the fixed costs. */
   secondsPerMonth: 30 * 24 * 3_600,
 } as const;
@@ -183,7 +185,15 @@ export interface CrashLoopDay {
   readonly waitsPerDay: number;
   readonly syncRunsPerDay: number;
   /** The previous design: one BackOff event per waiting container per sync run, and every waiting item read on every run. */
-  readonly before: { readonly busEvents: number; readonly busUsd: number; readonly itemBytes: number; readonly readRruPerRun: number; readonly readUsd: number; readonly totalUsd: number };
+  readonly before: {
+    readonly busEvents: number;
+    readonly busUsd: number;
+    readonly logUsd: number;
+    readonly itemBytes: number;
+    readonly readRruPerRun: number;
+    readonly readUsd: number;
+    readonly totalUsd: number;
+  };
   readonly after: {
     /** Bus entries each wait's exit publishes (measured: the `Container CrashLoopBackOff` beside the schedule). */
     readonly busEntriesPerWait: number;
@@ -194,6 +204,7 @@ export interface CrashLoopDay {
     /** The count of containers in CrashLoopBackOff on every sync run: keys-only entries of the state index. */
     readonly censusRruPerRun: number;
     readonly censusUsd: number;
+    readonly logUsd: number;
     readonly totalUsd: number;
   };
 }
@@ -215,13 +226,14 @@ export function crashLoopDay(containers: number, busEntriesPerWait: number, item
   const beforeBusUsd = beforeEvents * PRICES.eventBridgeEvent.usd;
   const readRruPerRun = scanReadUnits(containers, itemBytes);
   const readUsd = readRruPerRun * syncRunsPerDay * PRICES.dynamoReadUnit.usd;
+  const logUsd = (records: number) => ((records * ASSUMPTIONS.backOffLogLineBytes) / 1e9) * PRICES.logsIngestedGb.usd;
   return {
     containers,
     waitSeconds,
     waitsPerDay,
     syncRunsPerDay,
-    before: { busEvents: beforeEvents, busUsd: beforeBusUsd, itemBytes, readRruPerRun, readUsd, totalUsd: beforeBusUsd + readUsd },
-    after: { busEntriesPerWait, busEvents: afterEvents, busUsd, repeatsPerWait, censusRruPerRun, censusUsd, totalUsd: busUsd + censusUsd },
+    before: { busEvents: beforeEvents, busUsd: beforeBusUsd, logUsd: logUsd(beforeEvents), itemBytes, readRruPerRun, readUsd, totalUsd: beforeBusUsd + logUsd(beforeEvents) + readUsd },
+    after: { busEntriesPerWait, busEvents: afterEvents, busUsd, repeatsPerWait, censusRruPerRun, censusUsd, logUsd: logUsd(afterEvents), totalUsd: busUsd + logUsd(afterEvents) + censusUsd },
   };
 }
 

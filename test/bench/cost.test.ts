@@ -145,7 +145,9 @@ describe('buildCostModel', () => {
     expect(day.after.busUsd).toBeCloseTo(28.8, 9);
     // 100,000 keys-only entries of 100 B: 2,442 units of 4 KB, half price, every minute.
     expect(day.after.censusRruPerRun).toBe(1_221);
-    expect(day.after.totalUsd).toBeCloseTo(28.8 + (1_221 * 1_440 * 0.125) / 1e6, 9);
+    expect(day.after.logUsd).toBeCloseTo(((28_800_000 * ASSUMPTIONS.backOffLogLineBytes) / 1e9) * 0.5, 9);
+    expect(day.after.totalUsd).toBeCloseTo(28.8 + day.after.logUsd + (1_221 * 1_440 * 0.125) / 1e6, 9);
+    expect(day.before.totalUsd).toBeGreaterThan(5 * day.after.totalUsd);
   });
 
   it('is the sum of its line items', () => {
