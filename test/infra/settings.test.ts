@@ -27,6 +27,7 @@ describe('readDeploySettings', () => {
     expect(settings.entryRetentionMs).toBe(24 * 3_600_000);
     expect(settings.recoveryGraceMs).toBe(DEFAULT_SERVICE_CONFIG.recoveryGraceMs);
     expect(settings.dispatchLeaseMs).toBe(DEFAULT_SERVICE_CONFIG.dispatchLeaseMs);
+    expect(settings.backOffEventIntervalMs).toBe(300_000);
     expect(settings.logRetention).toBe(RetentionDays.ONE_MONTH);
     expect(settings.removalPolicy).toBe(RemovalPolicy.RETAIN);
     expect(settings.archiveRetentionDays).toBe(30);
@@ -72,6 +73,7 @@ describe('readDeploySettings', () => {
       [CONTEXT_KEYS.entryRetention]: '30m',
       [CONTEXT_KEYS.recoveryGrace]: '3m',
       [CONTEXT_KEYS.dispatchLease]: '45s',
+      [CONTEXT_KEYS.backOffEventInterval]: '10m',
     });
     const fromNumbers = fromContext({
       [CONTEXT_KEYS.initialBackoff]: '1s',
@@ -86,6 +88,7 @@ describe('readDeploySettings', () => {
       [CONTEXT_KEYS.entryRetention]: '30m',
       [CONTEXT_KEYS.recoveryGrace]: '3m',
       [CONTEXT_KEYS.dispatchLease]: '45s',
+      [CONTEXT_KEYS.backOffEventInterval]: '10m',
     });
     expect(fromStrings).toEqual(fromNumbers);
     expect(fromStrings).toMatchObject({
@@ -98,6 +101,7 @@ describe('readDeploySettings', () => {
       entryRetentionMs: 1_800_000,
       recoveryGraceMs: 180_000,
       dispatchLeaseMs: 45_000,
+      backOffEventIntervalMs: 600_000,
       // Minute precision: Scheduler alone may fire anywhere in its minute.
       latenessAlarmThresholdMs: DEFAULT_LATENESS_THRESHOLD_MS.minute,
     });
@@ -134,6 +138,8 @@ describe('readDeploySettings', () => {
     [CONTEXT_KEYS.entryRetention, '1d', /invalid duration/],
     [CONTEXT_KEYS.recoveryGrace, '0', /must be at least 1ms/],
     [CONTEXT_KEYS.dispatchLease, 'soon', /invalid duration/],
+    [CONTEXT_KEYS.backOffEventInterval, 'hourly', /invalid duration/],
+    [CONTEXT_KEYS.backOffEventInterval, '0', /must be at least 1ms/],
     [CONTEXT_KEYS.archiveRetentionDays, -1, /expected an integer from 1/],
     [CONTEXT_KEYS.latenessAlarmThreshold, '0', /must be at least 1ms/],
     [CONTEXT_KEYS.namespaceDefaults, '{not json', /not valid JSON/],
