@@ -216,33 +216,46 @@ export class DynamoBackoffStore implements BackoffStore {
   /**
    * A page of containers: Queries on the state index (a state given, with or
    * without a namespace) or the namespace index (a namespace alone), one
-   * partition after another (every state and shard when nothing is given),
-   * then the page's items by key. The cursor says which partition to go on
-   * from and where in it. A request reads at most `MAX_QUERIES_PER_LIST`
-   * pages, so a selective filter over a large fleet answers with fewer items
-   * (even none) and a cursor, rather than reading everything at once.
+   * partition after another in order (every state and shard when nothing is
+   * given), then the page's items by key. The cursor says which partition to
+   * go on from and where in it. The first partition is read alone (a large
+   * one fills the page by itself); when it runs out before the page is full,
+   * the next ones are read `PARTITION_CONCURRENCY` at a time, so a listing
+   * over many small or empty partitions is not as many round trips one after
+   * another. A request reads at most `MAX_QUERIES_PER_LIST` pages, so a
+   * selective filter over a large fleet answers with fewer items (even none)
+   * and a cursor, rather than reading everything at once.
    */
   async list(filter: ContainerFilter): Promise<ContainerPage> {
     const limit = filter.limit ?? 100;
     const plan = listPlan(filter, this.shards);
-    let position = filter.cursor ? decodeListCursor(filter.cursor, plan) : { partition: 0 };
+    let position: ListPosition = filter.cursor ? decodeListCursor(filter.cursor, plan) : { partition: 0 };
     const keys: string[] = [];
-    for (let queries = 0; queries < MAX_QUERIES_PER_LIST && keys.length < limit && position.partition < plan.partitions.length; queries++) {
-      const partition = plan.partitions[position.partition]!;
-      const response = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: plan.index.indexName,
-          KeyConditionExpression: '#partition = :partition',
-          ExpressionAttributeNames: { '#partition': plan.index.partitionKey.name, ...(plan.namespaceFilter !== undefined ? { '#namespace': 'namespace' } : {}) },
-          ExpressionAttributeValues: { ':partition': { S: partition }, ...(plan.namespaceFilter !== undefined ? { ':namespace': { S: plan.namespaceFilter } } : {}) },
-          ...(plan.namespaceFilter !== undefined ? { FilterExpression: '#namespace = :namespace' } : {}),
-          Limit: limit - keys.length,
-          ...(position.start ? { ExclusiveStartKey: position.start } : {}),
-        }),
+    let queries = 0;
+    reading: while (keys.length < limit && position.partition < plan.partitions.length && queries < MAX_QUERIES_PER_LIST) {
+      const width = Math.min(queries === 0 ? 1 : PARTITION_CONCURRENCY, plan.partitions.length - position.partition, MAX_QUERIES_PER_LIST - queries);
+      const first = position;
+      const room = limit - keys.length;
+      const pages = await Promise.all(
+        Array.from({ length: width }, (_, offset) => this.listPartition(plan, first.partition + offset, offset === 0 ? first.start : undefined, room)),
       );
-      keys.push(...(response.Items ?? []).map((item) => String(item[PK]?.S)));
-      position = response.LastEvaluatedKey ? { partition: position.partition, start: response.LastEvaluatedKey } : { partition: position.partition + 1 };
+      queries += width;
+      for (const [offset, page] of pages.entries()) {
+        const partition = first.partition + offset;
+        const left = limit - keys.length;
+        if (page.keys.length > left) {
+          // Read ahead of what fits: the page ends inside this partition, after the last key taken.
+          keys.push(...page.keys.slice(0, left));
+          position = { partition, start: { [PK]: { S: keys.at(-1)! }, [plan.index.partitionKey.name]: { S: plan.partitions[partition]! } } };
+          break reading;
+        }
+        keys.push(...page.keys);
+        if (page.lastKey) {
+          position = { partition, start: page.lastKey };
+          break reading;
+        }
+        position = { partition: partition + 1 };
+      }
     }
     // The index is eventually consistent: an item that has since moved to
     // another state, or expired, is left out rather than shown as it was.
@@ -252,6 +265,29 @@ export class DynamoBackoffStore implements BackoffStore {
     );
     const more = position.partition < plan.partitions.length;
     return { items, ...(more ? { cursor: encodeListCursor(position) } : {}) };
+  }
+
+  /** Up to `limit` keys of one partition of a listing, from `start`, and where the partition goes on (if it does). */
+  private async listPartition(
+    plan: ListPlan,
+    partition: number,
+    start: Record<string, AttributeValue> | undefined,
+    limit: number,
+  ): Promise<{ keys: string[]; lastKey?: Record<string, AttributeValue> }> {
+    const filtered = plan.namespaceFilter !== undefined;
+    const response = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: plan.index.indexName,
+        KeyConditionExpression: '#partition = :partition',
+        ExpressionAttributeNames: { '#partition': plan.index.partitionKey.name, ...(filtered ? { '#namespace': 'namespace' } : {}) },
+        ExpressionAttributeValues: { ':partition': { S: plan.partitions[partition]! }, ...(filtered ? { ':namespace': { S: plan.namespaceFilter! } } : {}) },
+        ...(filtered ? { FilterExpression: '#namespace = :namespace' } : {}),
+        Limit: limit,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    return { keys: (response.Items ?? []).map((item) => String(item[PK]?.S)), ...(response.LastEvaluatedKey ? { lastKey: response.LastEvaluatedKey } : {}) };
   }
 
   /** One page of one partition of `index`, from where `cursor` left off. */
@@ -398,6 +434,8 @@ function encodeCursor(key: Record<string, AttributeValue>): string {
  * partition of a small table in one request; past that it answers with a cursor.
  */
 const MAX_QUERIES_PER_LIST = 64;
+/** Partitions of a listing read at once, once the first has run out. */
+const PARTITION_CONCURRENCY = 8;
 /** BatchGetItem's limit, and how often unprocessed keys are asked for again. */
 const BATCH_GET_KEYS = 100;
 const BATCH_GET_ATTEMPTS = 6;
