@@ -5,30 +5,32 @@
  * and last instants. Pure: the services store the series with the container
  * and the sync finds the repeats that are due from a sparse index.
  */
+import { backOffEventMessage } from './container.ts';
 import { eventRecord } from './events.ts';
 import type { BackOffSeries, ContainerState, EventRecord } from './model.ts';
 
 /** kubelet's event spam filter lets one event per object through every five minutes once its burst is spent. */
 export const DEFAULT_BACKOFF_EVENT_INTERVAL_MS = 5 * 60_000;
 
-/** The wait a BackOff record is about: the restart it waits for and kubelet's message for it. */
+/** The wait a BackOff record is about: the restart it waits for and the back-off it waits out. */
 export interface BackOffWait {
   readonly restartCount: number;
   readonly restartAt: number;
-  readonly message: string;
+  readonly delayMs: number;
 }
 
 /**
  * The series after a container enters `wait` at `now`: `previous` (the series
  * of the same back-off entry, none after a reset) continues when its message
- * is the same; otherwise the series starts again at 1.
+ * is the same — the same container and back-off; otherwise the series starts
+ * again at 1.
  */
 export function enterBackOff(previous: BackOffSeries | undefined, wait: BackOffWait, now: number, intervalMs: number): BackOffSeries {
-  const carried = previous !== undefined && previous.message === wait.message ? previous : undefined;
+  const carried = previous !== undefined && previous.delayMs === wait.delayMs ? previous : undefined;
   return withNextRepeat(
     {
       restartCount: wait.restartCount,
-      message: wait.message,
+      delayMs: wait.delayMs,
       count: (carried?.count ?? 0) + 1,
       firstTimestamp: carried?.firstTimestamp ?? now,
       lastTimestamp: now,
@@ -59,9 +61,9 @@ export function backOffRepeatAt(state: ContainerState): number | undefined {
   return series.nextRepeatAt;
 }
 
-/** The back-off in force for a waiting container: the delay its decision applied. */
-export function delayInForce(state: ContainerState): number {
-  return state.lastDecision?.delayMs ?? 0;
+/** kubelet's BackOff message for the series: `Back-off 5m0s restarting failed container=app pod=web-0_default(uid)`. */
+export function backOffSeriesMessage(state: ContainerState, series: BackOffSeries): string {
+  return backOffEventMessage(state, series.delayMs);
 }
 
 /** The BackOff record for the series' latest occurrence (at its `lastTimestamp`). */
@@ -69,13 +71,13 @@ export function backOffRecord(state: ContainerState, series: BackOffSeries): Eve
   return eventRecord('BackOff', state, series.lastTimestamp, {
     reason: 'CrashLoopBackOff',
     restartCount: series.restartCount,
-    delayMs: delayInForce(state),
+    delayMs: series.delayMs,
     ...(state.backoff ? { backoffMs: state.backoff.backoffMs } : {}),
     restartAt: state.restart?.restartAt,
     ...(state.lastExit ? { exitCode: state.lastExit.exitCode } : {}),
     count: series.count,
     firstTimestamp: new Date(series.firstTimestamp).toISOString(),
     lastTimestamp: new Date(series.lastTimestamp).toISOString(),
-    message: series.message,
+    message: backOffSeriesMessage(state, series),
   });
 }

@@ -84,12 +84,14 @@ export interface PendingRestart {
  * most one repeat per `backOffEventInterval` while it still waits, each with the
  * running `count` and the series' first and last instants. A new step with the
  * same message (the back-off at its cap) continues the series, as identical
- * events do in Kubernetes (`x37 over 3h`); a different message starts a new one.
+ * events do in Kubernetes (`x37 over 3h`); a different message (another
+ * back-off) starts a new one.
  */
 export interface BackOffSeries {
   /** The restart the latest record is about: the wait it was recorded in. */
   readonly restartCount: number;
-  readonly message: string;
+  /** The back-off of the series' waits: with the container, it makes kubelet's message (kept short: the item is written often). */
+  readonly delayMs: number;
   readonly count: number;
   readonly firstTimestamp: number;
   readonly lastTimestamp: number;

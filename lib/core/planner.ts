@@ -147,7 +147,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
   // reset (or a first entry) ends the series.
   const carried = entry !== undefined && !expired ? stored?.backOffEvent : undefined;
   const backOffEvent = waiting
-    ? enterBackOff(carried, { restartCount, restartAt, message: backOffEventMessage(exit, delayMs) }, now, options.backOffEventIntervalMs ?? DEFAULT_BACKOFF_EVENT_INTERVAL_MS)
+    ? enterBackOff(carried, { restartCount, restartAt, delayMs }, now, options.backOffEventIntervalMs ?? DEFAULT_BACKOFF_EVENT_INTERVAL_MS)
     : carried;
   const next: ContainerState = {
     ...base,

@@ -4,7 +4,7 @@
  * repeats that are due on a sparse index and records each one here, at most
  * once per interval whatever the number of syncs or of concurrent callers.
  */
-import { backOffRecord, backOffRepeatAt, pickRef, repeatBackOff, type BackOffSeries, type ContainerState } from '../core/index.ts';
+import { backOffRecord, backOffRepeatAt, backOffSeriesMessage, pickRef, repeatBackOff, type BackOffSeries, type ContainerState } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type BusMessage } from '../ports.ts';
 import { pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
 
@@ -20,7 +20,7 @@ export function crashLoopBackOffMessage(state: ContainerState, series: BackOffSe
       count: series.count,
       firstTimestamp: new Date(series.firstTimestamp).toISOString(),
       lastTimestamp: new Date(series.lastTimestamp).toISOString(),
-      message: series.message,
+      message: backOffSeriesMessage(state, series),
     },
   };
 }

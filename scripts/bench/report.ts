@@ -313,7 +313,7 @@ function syncScaleSection(result: BenchResult): string[] {
       scale.rows.map((row) => [row.waiting.toLocaleString('en-US'), row.overdue, row.itemsRead, row.busEntries, `${formatNumber(row.peakRssMb)} MB`, `${formatNumber(row.baselineRssMb)} MB`, `${formatNumber(row.wallMs / 1_000, 1)} s`, `${row.dynamoCalls.toLocaleString('en-US')} (${formatNumber(row.dynamoAnswerMs)} ms)`, `${row.censusItemsRead.toLocaleString('en-US')} keys in ${row.censusMs} ms`]),
     ),
     '',
-    `Items read, DynamoDB calls and bus entries are the ${overdue} overdue restarts (one index item, a read, a claim and a mark, and one \`Container Restart Requested\` each), whatever waits; memory is bounded by the index page, not by the fleet. Wall time follows dynalite's own answer time, which grows with the items it holds (one process, every index in memory); DynamoDB's does not. Only the count grows with the fleet, reading keys-only entries with \`Select: COUNT\` (no items in memory).`,
+    `Items read, DynamoDB calls and bus entries are the ${overdue} overdue restarts (one index item, a read, a claim and a mark, and one \`Container Restart Requested\` each), whatever waits; memory is bounded by the index page, not by the fleet. Wall time follows the added round trips and dynalite's own answer time (one process on a shared machine), not the containers waiting. Only the count grows with the fleet, reading keys-only entries with \`Select: COUNT\` (no items in memory).`,
     '',
   ];
 }

@@ -144,7 +144,7 @@ describe('DynamoBackoffStore', () => {
     });
 
     it('indexes a BackOff repeat only while its wait is pending, and reads only those due', async () => {
-      const series = (nextRepeatAt: number) => ({ restartCount: 2, message: 'm', count: 1, firstTimestamp: T0, lastTimestamp: T0, nextRepeatAt });
+      const series = (nextRepeatAt: number) => ({ restartCount: 2, delayMs: 3_600_000, count: 1, firstTimestamp: T0, lastTimestamp: T0, nextRepeatAt });
       const waitingFor = (restartAt: number) => ({ restartCount: 2, restartAt, status: 'waiting' as const });
       await store.put(state('due', { state: 'CrashLoopBackOff', restart: waitingFor(T0 + 3_600_000), backOffEvent: series(T0 + 300_000) }), undefined);
       await store.put(state('not-yet', { state: 'CrashLoopBackOff', restart: waitingFor(T0 + 3_600_000), backOffEvent: series(T0 + 400_000) }), undefined);

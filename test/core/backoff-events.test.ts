@@ -3,6 +3,7 @@ import { backOffRecord, backOffRepeatAt, enterBackOff, repeatBackOff, type Conta
 
 const T0 = 1_767_225_600_000;
 const MESSAGE = 'Back-off 1h0m0s restarting failed container=app pod=web-0_default(uid)';
+const HOUR = 3_600_000;
 const INTERVAL = 300_000;
 
 function waiting(overrides: Partial<ContainerState> = {}): ContainerState {
@@ -26,39 +27,39 @@ function waiting(overrides: Partial<ContainerState> = {}): ContainerState {
 describe('enterBackOff', () => {
   it.each([
     ['no series yet (a first wait, or the first after a reset)', undefined, 1, T0],
-    ['the same message', { restartCount: 2, message: MESSAGE, count: 4, firstTimestamp: T0 - 9_000_000, lastTimestamp: T0 - 3_600_000 }, 5, T0 - 9_000_000],
-    ['another message', { restartCount: 2, message: 'Back-off 40s …', count: 4, firstTimestamp: T0 - 9_000_000, lastTimestamp: T0 - 60_000 }, 1, T0],
+    ['the same back-off (the same message)', { restartCount: 2, delayMs: HOUR, count: 4, firstTimestamp: T0 - 9_000_000, lastTimestamp: T0 - 3_600_000 }, 5, T0 - 9_000_000],
+    ['another back-off', { restartCount: 2, delayMs: 40_000, count: 4, firstTimestamp: T0 - 9_000_000, lastTimestamp: T0 - 60_000 }, 1, T0],
   ] as const)('with %s: count %i', (_name, previous, count, firstTimestamp) => {
-    const series = enterBackOff(previous, { restartCount: 3, restartAt: T0 + 3_600_000, message: MESSAGE }, T0, INTERVAL);
-    expect(series).toEqual({ restartCount: 3, message: MESSAGE, count, firstTimestamp, lastTimestamp: T0, nextRepeatAt: T0 + INTERVAL });
+    const series = enterBackOff(previous, { restartCount: 3, restartAt: T0 + 3_600_000, delayMs: HOUR }, T0, INTERVAL);
+    expect(series).toEqual({ restartCount: 3, delayMs: HOUR, count, firstTimestamp, lastTimestamp: T0, nextRepeatAt: T0 + INTERVAL });
   });
 
   it('asks for no repeat when the restart comes first (or exactly then)', () => {
-    expect(enterBackOff(undefined, { restartCount: 1, restartAt: T0 + INTERVAL, message: MESSAGE }, T0, INTERVAL)).not.toHaveProperty('nextRepeatAt');
+    expect(enterBackOff(undefined, { restartCount: 1, restartAt: T0 + INTERVAL, delayMs: HOUR }, T0, INTERVAL)).not.toHaveProperty('nextRepeatAt');
   });
 });
 
 describe('repeatBackOff', () => {
   it('counts the repeat, moves lastTimestamp, keeps firstTimestamp, and asks for the next until the restart', () => {
-    let series = enterBackOff(undefined, { restartCount: 3, restartAt: T0 + 1_000_000, message: MESSAGE }, T0, INTERVAL);
+    let series = enterBackOff(undefined, { restartCount: 3, restartAt: T0 + 1_000_000, delayMs: HOUR }, T0, INTERVAL);
     const instants: number[] = [];
     while (series.nextRepeatAt !== undefined) {
       instants.push(series.nextRepeatAt);
       series = repeatBackOff(series, T0 + 1_000_000, series.nextRepeatAt, INTERVAL);
     }
     expect(instants).toEqual([T0 + 300_000, T0 + 600_000, T0 + 900_000]);
-    expect(series).toEqual({ restartCount: 3, message: MESSAGE, count: 4, firstTimestamp: T0, lastTimestamp: T0 + 900_000 });
+    expect(series).toEqual({ restartCount: 3, delayMs: HOUR, count: 4, firstTimestamp: T0, lastTimestamp: T0 + 900_000 });
   });
 
   it('spaces a late repeat from when it was recorded, never closer than the interval', () => {
-    const series = enterBackOff(undefined, { restartCount: 3, restartAt: T0 + 3_600_000, message: MESSAGE }, T0, INTERVAL);
+    const series = enterBackOff(undefined, { restartCount: 3, restartAt: T0 + 3_600_000, delayMs: HOUR }, T0, INTERVAL);
     const late = repeatBackOff(series, T0 + 3_600_000, T0 + 420_000, INTERVAL);
     expect(late.nextRepeatAt).toBe(T0 + 420_000 + INTERVAL);
   });
 });
 
 describe('backOffRepeatAt', () => {
-  const series = { restartCount: 3, message: MESSAGE, count: 1, firstTimestamp: T0, lastTimestamp: T0, nextRepeatAt: T0 + INTERVAL };
+  const series = { restartCount: 3, delayMs: HOUR, count: 1, firstTimestamp: T0, lastTimestamp: T0, nextRepeatAt: T0 + INTERVAL };
 
   it.each([
     ['waiting in the wait it was recorded in', {}, T0 + INTERVAL],
@@ -72,8 +73,8 @@ describe('backOffRepeatAt', () => {
 });
 
 describe('backOffRecord', () => {
-  it('says the series in the record: count, first and last instants, kubelet’s message', () => {
-    const series = { restartCount: 3, message: MESSAGE, count: 7, firstTimestamp: T0, lastTimestamp: T0 + 1_800_000 };
+  it('says the series in the record: count, first and last instants, kubelet’s message for its back-off', () => {
+    const series = { restartCount: 3, delayMs: HOUR, count: 7, firstTimestamp: T0, lastTimestamp: T0 + 1_800_000 };
     expect(backOffRecord(waiting({ lastDecision: { key: 'k', decision: 'RestartScheduled', restartAt: T0, delayMs: 3_600_000, restartCount: 3, backoffMs: 3_600_000, state: 'CrashLoopBackOff', message: '' } }), series)).toMatchObject({
       type: 'BackOff',
       time: new Date(T0 + 1_800_000).toISOString(),

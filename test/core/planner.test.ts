@@ -168,7 +168,7 @@ describe('planExit', () => {
         message: `Back-off 10s restarting failed container=app pod=${POD}`,
       });
       // A 10 s wait is shorter than the 5 min interval: no repeat is due.
-      expect(second!.next!.backOffEvent).toEqual({ restartCount: 2, message: `Back-off 10s restarting failed container=app pod=${POD}`, count: 1, firstTimestamp: finishedAt, lastTimestamp: finishedAt });
+      expect(second!.next!.backOffEvent).toEqual({ restartCount: 2, delayMs: 10_000, count: 1, firstTimestamp: finishedAt, lastTimestamp: finishedAt });
       expect(second!.events[1]).toMatchObject({
         type: 'RestartScheduled',
         exitCode: 1,
