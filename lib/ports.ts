@@ -80,12 +80,13 @@ export interface BackoffStore {
   /** Deletes the item if its version is still `expectedVersion` (any version when omitted). */
   delete(key: string, expectedVersion?: number): Promise<boolean>;
   /**
-   * One page of the containers whose latest restart is not yet dispatched, from
-   * one shard of the sparse index, in order of the restart instant: only those
-   * due at or before `dueBy` when it is given (what the sync reads), every one
-   * otherwise (the local runtime's start-up re-arm).
+   * One page of the keys of containers whose latest restart is not yet
+   * dispatched, from one shard of the sparse index, in order of the restart
+   * instant: only those due at or before `dueBy` when it is given (what the
+   * sync reads), every one otherwise (the local runtime's start-up re-arm).
+   * The index is eventually consistent: read the item before acting on it.
    */
-  listWaiting(shard: number, options?: { readonly dueBy?: number; readonly cursor?: string }): Promise<IndexPage<ContainerState>>;
+  listWaiting(shard: number, options?: { readonly dueBy?: number; readonly cursor?: string }): Promise<IndexPage<string>>;
   /** One page of the keys whose BackOff record is due for a repeat at `now`, from one shard of the sparse index. */
   listBackOffRepeats(shard: number, now: number, cursor?: string): Promise<IndexPage<string>>;
   /** One page (at most `limit`) of the entries whose TTL has passed as of `now`, from one shard of the expiry index. */

@@ -238,10 +238,10 @@ async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
     do {
       const page = await deps.store.listWaiting(shard, cursor ? { cursor } : {});
       cursor = page.cursor;
-      for (const state of page.items) {
-        const restart = state.restart;
+      for (const key of page.items) {
+        const restart = (await deps.store.get(key))?.value.restart;
         if (!restart || restart.status === 'dispatched') continue;
-        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: actionableAt(restart, deps.config.dispatchLeaseMs) }, now);
+        await deps.timer.defer({ key, restartCount: restart.restartCount, restartAt: actionableAt(restart, deps.config.dispatchLeaseMs) }, now);
         rearmed++;
       }
     } while (cursor);

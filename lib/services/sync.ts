@@ -73,9 +73,10 @@ export interface SyncReport {
  * `failedShards` and the other shards go on.
  *
  * Why one invocation suffices: a run reads what is overdue, due or expired,
- * about one index item per restart to recover; 1,000 overdue restarts (a
- * regional outage's worth) take 1,000 index items and about 4 calls each, 16
- * at a time — a few seconds of the sync's 60-second timeout. A larger backlog
+ * one index key per restart to recover; 1,000 overdue restarts (a regional
+ * outage's worth) take 1,000 keys-only entries and 5 calls each (two reads, a
+ * claim, the publish, the mark), 16 at a time — a few seconds of the sync's
+ * 60-second timeout. A larger backlog
  * is cut short by `shouldStop` and the next run, a minute later, goes on where
  * the indexes say: nothing is lost, only later.
  */
@@ -112,15 +113,19 @@ export async function sync(deps: ServiceDeps, options: SyncOptions = {}): Promis
     overdue: (shard) =>
       eachPage(
         (cursor) => store.listWaiting(shard, { dueBy: horizon, ...(cursor ? { cursor } : {}) }),
-        async (items) => {
+        async (keys) => {
           await Promise.all(
-            items.filter((state) => isOverdue(state, now, horizon, config.dispatchLeaseMs)).map((state) =>
+            keys.map((key) =>
               limit(async () => {
-                counts.overdue++;
                 try {
-                  if ((await fireRestart(deps, { key: state.key, restartCount: state.restart!.restartCount }, { recovered: true })) === 'Recovered') counts.recovered++;
+                  // The index may lag: judge on the item as it is.
+                  const current = await store.get(key);
+                  if (!current || !isOverdue(current.value, now, horizon, config.dispatchLeaseMs)) return;
+                  counts.overdue++;
+                  const ref = { key, restartCount: current.value.restart!.restartCount };
+                  if ((await fireRestart(deps, ref, { recovered: true })) === 'Recovered') counts.recovered++;
                 } catch (error) {
-                  failed('recovering an overdue restart', state.key, error);
+                  failed('recovering an overdue restart', key, error);
                 }
               }),
             ),
@@ -191,9 +196,8 @@ export async function sync(deps: ServiceDeps, options: SyncOptions = {}): Promis
 
 /**
  * Overdue: a waiting restart past its instant plus the grace period, or a
- * claimed one whose claim has expired (its claimer is presumed dead). The
- * index is eventually consistent, so what it says is checked again here, and
- * `fireRestart` decides on a consistent read.
+ * claimed one whose claim has expired (its claimer is presumed dead).
+ * `fireRestart` then decides again on its own consistent read.
  */
 function isOverdue(state: ContainerState, now: number, horizon: number, dispatchLeaseMs: number): boolean {
   const restart = state.restart;

@@ -98,7 +98,7 @@ describe('DynamoBackoffStore', () => {
   });
 
   describe('indexes', () => {
-    it('lists only containers with an undispatched restart as waiting', async () => {
+    it('lists the keys of only the containers with an undispatched restart as waiting', async () => {
       await store.put(state('idle'), undefined);
       await store.put(state('waiting', { restart: { restartCount: 2, restartAt: T0 + 10_000, status: 'waiting' } }), undefined);
       await store.put(state('claimed', { restart: { restartCount: 2, restartAt: T0, status: 'dispatching', claimedAt: T0 } }), undefined);
@@ -107,9 +107,9 @@ describe('DynamoBackoffStore', () => {
       for (let shard = 0; shard < store.shards; shard++) {
         const page = await store.listWaiting(shard);
         read += page.itemsRead;
-        waiting.push(...page.items.map((item) => item.pod));
+        waiting.push(...page.items);
       }
-      expect(waiting.sort()).toEqual(['claimed', 'waiting']);
+      expect(waiting.sort()).toEqual(['claimed_default__app_', 'waiting_default__app_']);
       expect(read).toBe(2);
     });
 
@@ -122,9 +122,9 @@ describe('DynamoBackoffStore', () => {
       for (let shard = 0; shard < store.shards; shard++) {
         const page = await store.listWaiting(shard, { dueBy: T0 });
         read += page.itemsRead;
-        due.push(...page.items.map((item) => item.pod));
+        due.push(...page.items);
       }
-      expect(due.sort()).toEqual(['due', 'late']);
+      expect(due.sort()).toEqual(['k-due', 'k-late']);
       expect(read).toBe(2);
     });
 
@@ -135,10 +135,10 @@ describe('DynamoBackoffStore', () => {
       let cursor: string | undefined;
       do {
         const page = await paged.listWaiting(0, { dueBy: T0 + 10, ...(cursor ? { cursor } : {}) });
-        pages.push(page.items.map((item) => item.pod));
+        pages.push([...page.items]);
         cursor = page.cursor;
       } while (cursor);
-      expect(pages.flat()).toEqual(['w-0', 'w-1', 'w-2', 'w-3', 'w-4']);
+      expect(pages.flat()).toEqual(['w-0', 'w-1', 'w-2', 'w-3', 'w-4'].map((pod) => `${pod}_default__app_`));
       expect(pages[0]).toHaveLength(2);
       await expect(paged.listWaiting(0, { cursor: Buffer.from('{}').toString('base64url') })).rejects.toThrow(InvalidCursorError);
     });

@@ -27,17 +27,17 @@ export const TABLE_SCHEMA = {
      * Sparse: only containers whose latest restart is not dispatched carry
      * `waitShard`/`waitAt`, ordered by the restart instant, so the sync reads
      * only restarts overdue past its grace period (`waitAt <= now - grace`),
-     * never the ones still waiting. ALL: the sync judges an overdue entry (its
-     * status, claim and restart count) from the entry itself, and the local
-     * runtime re-arms every waiting restart from it; its entries live only
-     * while a restart is pending, so the copy costs a write on the few writes
-     * of a wait (enter, claim, leave).
+     * never the ones still waiting. KEYS_ONLY: whoever reads it re-reads the
+     * item consistently before acting (the sync must judge an overdue restart
+     * on the item as it is, not as the eventually consistent index saw it), so
+     * a copy would be read for nothing and rewritten on every claim; keys only,
+     * an entry is written when a wait starts and deleted when it ends.
      */
     waiting: {
       indexName: 'waiting',
       partitionKey: { name: 'waitShard', type: 'N' },
       sortKey: { name: 'waitAt', type: 'N' },
-      projection: 'ALL',
+      projection: 'KEYS_ONLY',
     },
     /**
      * Every item, keyed by its shard and TTL, so the sync can collect expired

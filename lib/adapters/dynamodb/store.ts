@@ -162,7 +162,7 @@ export class DynamoBackoffStore implements BackoffStore {
     }
   }
 
-  async listWaiting(shard: number, options: { readonly dueBy?: number; readonly cursor?: string } = {}): Promise<IndexPage<ContainerState>> {
+  async listWaiting(shard: number, options: { readonly dueBy?: number; readonly cursor?: string } = {}): Promise<IndexPage<string>> {
     const due = options.dueBy !== undefined;
     const page = await this.query(WAITING, {
       KeyConditionExpression: due ? '#shard = :shard AND #at <= :dueBy' : '#shard = :shard',
@@ -170,7 +170,7 @@ export class DynamoBackoffStore implements BackoffStore {
       ExpressionAttributeValues: { ':shard': { N: String(shard) }, ...(due ? { ':dueBy': { N: String(options.dueBy) } } : {}) },
       Limit: this.pageSize,
     }, options.cursor);
-    return { ...page, items: page.items.map(toState) };
+    return { ...page, items: page.items.map((item) => String(item[PK]?.S)) };
   }
 
   async listBackOffRepeats(shard: number, now: number, cursor?: string): Promise<IndexPage<string>> {
