@@ -4,7 +4,8 @@ import { DynamoBackoffStore, ensureTable } from '../../lib/adapters/dynamodb/sto
 import { resolveBackoffPolicy, type ContainerState } from '../../lib/core/index.ts';
 import { InvalidCursorError } from '../../lib/ports.ts';
 import { acquireDynalite, countCommands, ManualClock, releaseDynalite, T0 } from '../support/pipeline.ts';
-import type { LocalDynamo } from '../../lib/local/dynalite.ts';
+import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { LOCAL_AWS_CONFIG, type LocalDynamo } from '../../lib/local/dynalite.ts';
 
 const policy = resolveBackoffPolicy({ initial: '10s', max: '5m' });
 
@@ -217,6 +218,29 @@ describe('DynamoBackoffStore', () => {
       expect(listed.find((one) => one.key === wanted[0]!.key)).toEqual(wanted[0]);
       expect(new Set(calls.calls)).toEqual(new Set(['Query', 'BatchGetItem']));
       expect(pages.length).toBeGreaterThan(1);
+    });
+
+    it('shows a container once, and fails nothing, when it changed state while the page was read and is listed in two partitions', async () => {
+      const states = await fleet();
+      const moving = states.find((one) => one.state === 'Running')!;
+      // A client whose CrashLoopBackOff partitions also answer with the Running container, as an index caught mid-move would.
+      const client = new DynamoDBClient({ ...LOCAL_AWS_CONFIG, endpoint: local.endpoint });
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          const result = await next(args);
+          const input = args.input as { IndexName?: string; ExpressionAttributeValues?: Record<string, AttributeValue> };
+          const partition = input.ExpressionAttributeValues?.[':partition']?.S ?? '';
+          const output = result.output as { Items?: Record<string, AttributeValue>[] };
+          if (input.IndexName === 'byState' && partition.startsWith('CrashLoopBackOff#') && output.Items) output.Items.push({ pk: { S: moving.key } });
+          return result;
+        },
+        { step: 'initialize', name: 'mid-move' },
+      );
+      const listing = new DynamoBackoffStore({ client, tableName, clock, shards: 4 });
+      const page = await listing.list({ limit: 1_000 });
+      expect(page.items.filter((one) => one.key === moving.key)).toHaveLength(1);
+      expect(page.items).toHaveLength(states.length);
+      client.destroy();
     });
 
     it('leaves out expired entries', async () => {

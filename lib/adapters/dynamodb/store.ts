@@ -309,12 +309,15 @@ export class DynamoBackoffStore implements BackoffStore {
   }
 
   /**
-   * The items of `keys` (eventually consistent, as a listing may be), in the
-   * order given; missing and expired ones are left out. BatchGetItem takes 100
+   * The items of `listed` (eventually consistent, as a listing may be), in the
+   * order given, each once; missing and expired ones are left out. BatchGetItem takes 100
    * keys a call and may hand some back unprocessed under load: those are
    * asked for again after a short pause.
    */
-  private async getMany(keys: readonly string[]): Promise<ContainerState[]> {
+  private async getMany(listed: readonly string[]): Promise<ContainerState[]> {
+    // A container that changed state while the page was read can be listed
+    // in two partitions; BatchGetItem refuses a key twice, and a page shows it once.
+    const keys = [...new Set(listed)];
     const found = new Map<string, Record<string, AttributeValue>>();
     for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
       let pending: Record<string, AttributeValue>[] = keys.slice(start, start + BATCH_GET_KEYS).map((key) => ({ [PK]: { S: key } }));
