@@ -193,11 +193,12 @@ export class Handlers extends Construct {
     );
 
     // Exactly the calls each handler makes (DESIGN §3).
-    // The container listing queries the state and namespace indexes and reads
-    // its page by key; the exit path itself uses no index.
+    // The container listing queries the state and namespace indexes (and the
+    // expiry index, which holds every item, for a listing of everything) and
+    // reads its page by key; the exit path itself uses no index.
     table.grant(this.exit, {
       table: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem'],
-      indexes: { actions: ['Query'], names: ['byState', 'byNamespace'] },
+      indexes: { actions: ['Query'], names: ['byState', 'byNamespace', 'expiry'] },
     });
     timers.grantCreateSchedules(this.exit);
     timers.grantSendToFineStage(this.exit);

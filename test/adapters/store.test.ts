@@ -250,16 +250,17 @@ describe('DynamoBackoffStore', () => {
     });
 
     it('answers a page with a cursor rather than reading every partition at once', async () => {
-      // One container in the last partition of a listing of everything: 3 states × 32 shards, more than one request reads.
+      // One container among 100 shards, more partitions than one request reads: it is found by the request that reaches its shard.
       const wideTable = `wide-${randomUUID()}`;
       await ensureTable(local.client, wideTable);
-      const wide = new DynamoBackoffStore({ client: local.client, tableName: wideTable, clock, shards: 32 });
-      await wide.put(state('last', { state: 'Terminated' }), undefined);
+      const wide = new DynamoBackoffStore({ client: local.client, tableName: wideTable, clock, shards: 100 });
+      const pod = Array.from({ length: 1_000 }, (_, index) => `last-${index}`).find((name) => wide.shardOf(`${name}_default__app_`) >= 80)!;
+      await wide.put(state(pod, { state: 'Terminated' }), undefined);
       const first = await wide.list({ limit: 10 });
       expect(first.items).toEqual([]);
       expect(first.cursor).toBeDefined();
       const rest = await wide.list({ limit: 10, cursor: first.cursor! });
-      expect(rest.items.map((one) => one.pod)).toEqual(['last']);
+      expect(rest.items.map((one) => one.pod)).toEqual([pod]);
       expect(rest.cursor).toBeUndefined();
     });
 
@@ -269,8 +270,8 @@ describe('DynamoBackoffStore', () => {
       ['another attribute', Buffer.from(JSON.stringify({ other: { S: 'x' } })).toString('base64url')],
       ['a partition out of range', Buffer.from(JSON.stringify({ p: 12 })).toString('base64url')],
       ['a partition that is not an integer', Buffer.from(JSON.stringify({ p: 0.5 })).toString('base64url')],
-      ['a key of the wrong type', Buffer.from(JSON.stringify({ p: 0, k: { pk: { N: '1' }, stateShard: { S: 'Running#0' } } })).toString('base64url')],
-      ['a key of another partition', Buffer.from(JSON.stringify({ p: 0, k: { pk: { S: 'a' }, stateShard: { S: 'Running#3' } } })).toString('base64url')],
+      ['a key of the wrong type', Buffer.from(JSON.stringify({ p: 0, k: { pk: { N: '1' }, gcShard: { N: '0' }, expiresAt: { N: '1' } } })).toString('base64url')],
+      ['a key of another partition', Buffer.from(JSON.stringify({ p: 0, k: { pk: { S: 'a' }, gcShard: { N: '3' }, expiresAt: { N: '1' } } })).toString('base64url')],
     ])('rejects a cursor that is %s', async (_label, cursor) => {
       await expect(store.list({ cursor })).rejects.toThrow(InvalidCursorError);
     });

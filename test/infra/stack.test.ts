@@ -106,13 +106,13 @@ describe('RestartSchedulerStack IAM', () => {
   const bus = () => att(stack.bus.bus);
   const role = (fn: { role?: Parameters<typeof logicalId>[0] }) => logicalId(fn.role!);
 
-  it('grants the exit handler exactly its calls: the listing queries the state and namespace indexes and reads items by key, never a Scan', () => {
+  it('grants the exit handler exactly its calls: the listing queries the state, namespace and expiry indexes and reads items by key, never a Scan', () => {
     const group = `<${logicalId(stack.timers.scheduleGroup)}>`;
     expect(grants(statementsByRole(template).get(role(stack.handlers.exit))!)).toEqual(
       [
         ...logging(),
         ...['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem'].map((action) => `dynamodb:${action} ${table()}`),
-        ...indexes('byState', 'byNamespace'),
+        ...indexes('byState', 'byNamespace', 'expiry'),
         `scheduler:CreateSchedule ${arn('scheduler', `schedule/${group}/*`)}`,
         `iam:PassRole ${att(stack.timers.schedulerRole)}`,
         `sqs:SendMessage ${fine()}`,

@@ -41,7 +41,9 @@ export const TABLE_SCHEMA = {
     },
     /**
      * Every item, keyed by its shard and TTL, so the sync can collect expired
-     * entries with a range query (`expiresAt <= now`) that returns only them.
+     * entries with a range query (`expiresAt <= now`) that returns only them;
+     * holding every item in one partition per shard, it also serves the
+     * listing of every container (`GET /v1/containers` without a filter).
      */
     expiry: {
       indexName: 'expiry',

@@ -23,7 +23,7 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { backOffRepeatAt, CONTAINER_PHASES, type Clock, type ContainerPhase, type ContainerState } from '../../core/index.ts';
+import { backOffRepeatAt, type Clock, type ContainerPhase, type ContainerState } from '../../core/index.ts';
 import {
   InvalidCursorError,
   type BackoffStore,
@@ -215,9 +215,9 @@ export class DynamoBackoffStore implements BackoffStore {
 
   /**
    * A page of containers: Queries on the state index (a state given, with or
-   * without a namespace) or the namespace index (a namespace alone), one
-   * partition after another in order (every state and shard when nothing is
-   * given), then the page's items by key. The cursor says which partition to
+   * without a namespace), the namespace index (a namespace alone) or, for
+   * everything, the expiry index (which holds every item), one partition
+   * after another in order, then the page's items by key. The cursor says which partition to
    * go on from and where in it. The first partition is read alone (a large
    * one fills the page by itself); when it runs out before the page is full,
    * the next ones are read `PARTITION_CONCURRENCY` at a time, so a listing
@@ -243,13 +243,14 @@ export class DynamoBackoffStore implements BackoffStore {
       for (const [offset, page] of pages.entries()) {
         const partition = first.partition + offset;
         const left = limit - keys.length;
-        if (page.keys.length > left) {
-          // Read ahead of what fits: the page ends inside this partition, after the last key taken.
-          keys.push(...page.keys.slice(0, left));
-          position = { partition, start: { [PK]: { S: keys.at(-1)! }, [plan.index.partitionKey.name]: { S: plan.partitions[partition]! } } };
+        if (page.entries.length > left) {
+          // Read ahead of what fits: the page ends inside this partition, after the last entry taken.
+          const taken = page.entries.slice(0, left);
+          keys.push(...taken.map(entryKey));
+          position = { partition, start: indexKeyOf(taken.at(-1)!, plan.index) };
           break reading;
         }
-        keys.push(...page.keys);
+        keys.push(...page.entries.map(entryKey));
         if (page.lastKey) {
           position = { partition, start: page.lastKey };
           break reading;
@@ -267,13 +268,13 @@ export class DynamoBackoffStore implements BackoffStore {
     return { items, ...(more ? { cursor: encodeListCursor(position) } : {}) };
   }
 
-  /** Up to `limit` keys of one partition of a listing, from `start`, and where the partition goes on (if it does). */
+  /** Up to `limit` entries (keys) of one partition of a listing, from `start`, and where the partition goes on (if it does). */
   private async listPartition(
     plan: ListPlan,
     partition: number,
     start: Record<string, AttributeValue> | undefined,
     limit: number,
-  ): Promise<{ keys: string[]; lastKey?: Record<string, AttributeValue> }> {
+  ): Promise<{ entries: Record<string, AttributeValue>[]; lastKey?: Record<string, AttributeValue> }> {
     const filtered = plan.namespaceFilter !== undefined;
     const response = await this.client.send(
       new QueryCommand({
@@ -281,13 +282,16 @@ export class DynamoBackoffStore implements BackoffStore {
         IndexName: plan.index.indexName,
         KeyConditionExpression: '#partition = :partition',
         ExpressionAttributeNames: { '#partition': plan.index.partitionKey.name, ...(filtered ? { '#namespace': 'namespace' } : {}) },
-        ExpressionAttributeValues: { ':partition': { S: plan.partitions[partition]! }, ...(filtered ? { ':namespace': { S: plan.namespaceFilter! } } : {}) },
+        ExpressionAttributeValues: {
+          ':partition': plan.index.partitionKey.type === 'N' ? { N: plan.partitions[partition]! } : { S: plan.partitions[partition]! },
+          ...(filtered ? { ':namespace': { S: plan.namespaceFilter! } } : {}),
+        },
         ...(filtered ? { FilterExpression: '#namespace = :namespace' } : {}),
         Limit: limit,
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
     );
-    return { keys: (response.Items ?? []).map((item) => String(item[PK]?.S)), ...(response.LastEvaluatedKey ? { lastKey: response.LastEvaluatedKey } : {}) };
+    return { entries: response.Items ?? [], ...(response.LastEvaluatedKey ? { lastKey: response.LastEvaluatedKey } : {}) };
   }
 
   /** One page of one partition of `index`, from where `cursor` left off. */
@@ -453,7 +457,7 @@ function namespacePartition(namespace: string, shard: number): string {
   return `${namespace}#${shard}`;
 }
 
-/** Which index a listing reads, and its partitions in the order it reads them. */
+/** Which index a listing reads, and its partitions (their key values, as text) in the order it reads them. */
 interface ListPlan {
   readonly index: IndexSpec;
   readonly partitions: readonly string[];
@@ -471,7 +475,20 @@ function listPlan(filter: ContainerFilter, shards: number): ListPlan {
     };
   }
   if (filter.namespace !== undefined) return { index: BY_NAMESPACE, partitions: shardList.map((shard) => namespacePartition(filter.namespace!, shard)) };
-  return { index: BY_STATE, partitions: CONTAINER_PHASES.flatMap((state) => shardList.map((shard) => statePartition(state, shard))) };
+  // Everything: the expiry index holds every item in one partition per shard
+  // (the state index would take one per state and shard).
+  return { index: EXPIRY, partitions: shardList.map(String) };
+}
+
+function entryKey(entry: Record<string, AttributeValue>): string {
+  return String(entry[PK]?.S);
+}
+
+/** An index entry's key, as its Query's `ExclusiveStartKey` takes it: the table key and the index's keys. */
+function indexKeyOf(entry: Record<string, AttributeValue>, index: IndexSpec): Record<string, AttributeValue> {
+  const key: Record<string, AttributeValue> = {};
+  for (const name of [PK, index.partitionKey.name, index.sortKey.name]) key[name] = entry[name]!;
+  return key;
 }
 
 interface ListPosition {
