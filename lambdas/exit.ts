@@ -2,7 +2,7 @@
  * The exit handler: the HTTP API's routes (API Gateway HTTP API v2 events)
  * and `Container Exited` events from the EventBridge bus.
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, EventBridgeEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, EventBridgeEvent } from 'aws-lambda';
 import { fromApiGatewayV2, toApiGatewayV2 } from '../lib/api/apigateway.ts';
 import { handleExitDelivery, type DeliveryOutcome } from '../lib/api/bus.ts';
 import { handleApiRequest } from '../lib/api/router.ts';
@@ -17,8 +17,9 @@ export type ExitHandlerEvent = APIGatewayProxyEventV2 | EventBridgeEvent<string,
 export type ExitHandlerResult = APIGatewayProxyStructuredResultV2 | DeliveryOutcome | TaskStateChangeOutcome | { readonly ignored: number };
 
 export function createHandler(deps: () => LambdaDeps) {
-  return async function handler(event: ExitHandlerEvent): Promise<ExitHandlerResult> {
+  return async function handler(event: ExitHandlerEvent, context?: Context): Promise<ExitHandlerResult> {
     const { service, logger, metrics, exitDeadLetters, ecs } = deps();
+    if (context) logger.addContext(context);
     const backend = createServiceBackend(service, ecs ? { ecs } : {});
     try {
       if (isHttpEvent(event)) return toApiGatewayV2(await handleApiRequest(fromApiGatewayV2(event), backend));

@@ -35,7 +35,8 @@ import { restartWorkloadTask, type EcsDeps } from '../lib/services/ecs-workloads
 
 export interface LambdaDeps {
   readonly service: ServiceDeps;
-  readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Powertools' logger; each handler gives it the invocation's context (`function_name`, `function_request_id`, `cold_start`). */
+  readonly logger: Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'addContext'>;
   /** Flushed at the end of every invocation (EMF lines). */
   readonly metrics: { publishStoredMetrics(): unknown };
   /** Where the exit handler sends invalid bus events; only its function is given a queue. */
@@ -83,7 +84,7 @@ export function wire(env: Env): LambdaDeps {
     eventBridge: new EventBridgeClient({}),
     eventBusName: required(env, ENV.eventBusName),
   });
-  const log: OperationalLog = { warn: (message, details) => logger.warn(message, details ?? {}), error: (message, details) => logger.error(message, details ?? {}) };
+  const log = operationalLog(logger);
   const workloadTable = env[ENV.workloadTableName];
   const ecs: EcsDeps | undefined = workloadTable
     ? { workloads: new DynamoWorkloadStore({ client: dynamo, tableName: workloadTable }), tasks: new SdkEcsTasks(new ECSClient({})), clock, random: Math.random, log }
@@ -106,6 +107,11 @@ export function wire(env: Env): LambdaDeps {
     delivery: { targets: ecs ? { ecs: { deliver: (request) => restartWorkloadTask(ecs, request) } } : {}, sink, clock, log },
     ...(exitDeadLetterQueueUrl ? { exitDeadLetters: new SqsExitDeadLetters({ client: sqs, queueUrl: exitDeadLetterQueueUrl }) } : {}),
   };
+}
+
+/** The services' operational log on the Powertools logger: one JSON line each, `details` as top-level fields. */
+export function operationalLog(logger: Pick<Logger, 'warn' | 'error'>): OperationalLog {
+  return { warn: (message, details) => logger.warn(message, details ?? {}), error: (message, details) => logger.error(message, details ?? {}) };
 }
 
 /**
@@ -131,6 +137,7 @@ export function serviceConfig(env: Env): ServiceConfig {
     precision: precisionSetting(ENV.precision, env[ENV.precision], DEFAULT_SERVICE_CONFIG.precision),
     recoveryGraceMs: durationSetting(ENV.recoveryGrace, env[ENV.recoveryGrace], DEFAULT_SERVICE_CONFIG.recoveryGraceMs),
     dispatchLeaseMs: durationSetting(ENV.dispatchLease, env[ENV.dispatchLease], DEFAULT_SERVICE_CONFIG.dispatchLeaseMs),
+    backOffEventIntervalMs: durationSetting(ENV.backOffEventInterval, env[ENV.backOffEventInterval], DEFAULT_SERVICE_CONFIG.backOffEventIntervalMs),
   };
 }
 

@@ -6,3 +6,36 @@ export async function forEachConcurrently<T>(items: readonly T[], limit: number,
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
+
+/** Runs the work it is given with at most `limit` tasks running at once, across every caller that shares it. */
+export type Limiter = <T>(work: () => Promise<T>) => Promise<T>;
+
+export function createLimiter(limit: number): Limiter {
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+  let running = 0;
+  const queue: (() => void)[] = [];
+  return async <T>(work: () => Promise<T>): Promise<T> => {
+    if (running >= limit) await new Promise<void>((resolve) => queue.push(resolve));
+    running++;
+    try {
+      return await work();
+    } finally {
+      running--;
+      queue.shift()?.();
+    }
+  };
+}
+
+/**
+ * The pause before retry `attempt` (from 1): "full jitter" exponential
+ * back-off, a uniformly random wait below `baseMs × 2^(attempt − 1)`, capped at
+ * `capMs`, so callers that failed together do not retry together.
+ */
+export function retryDelayMs(attempt: number, options: { readonly baseMs: number; readonly capMs: number }, random: () => number): number {
+  const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -4,6 +4,7 @@
  */
 import {
   BACKOFF_PRESET_NAMES,
+  DEFAULT_BACKOFF_EVENT_INTERVAL_MS,
   parseDuration,
   resolveBackoffPolicy,
   RESTART_POLICIES,
@@ -75,6 +76,12 @@ export interface ServiceConfig {
   readonly maxWriteAttempts: number;
   /** Most expired entries the sync deletes per shard per run. */
   readonly gcBatchSize: number;
+  /**
+   * The least time between two BackOff records (and `Container CrashLoopBackOff`
+   * messages) of one wait: a container gets one when it enters a wait, then a
+   * repeat at most this often while it still waits (Kubernetes' event correlator).
+   */
+  readonly backOffEventIntervalMs: number;
 }
 
 export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
@@ -85,6 +92,7 @@ export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
   dispatchLeaseMs: 60_000,
   maxWriteAttempts: 8,
   gcBatchSize: 100,
+  backOffEventIntervalMs: DEFAULT_BACKOFF_EVENT_INTERVAL_MS,
 };
 
 /** The environment variables the Lambda wiring reads; the CDK stack sets them. */
@@ -110,6 +118,7 @@ export const ENV = {
   dispatchLease: 'DISPATCH_LEASE',
   /** Set when ECS workloads are enabled: the table of their registrations. */
   workloadTableName: 'WORKLOAD_TABLE_NAME',
+  backOffEventInterval: 'BACKOFF_EVENT_INTERVAL',
 } as const;
 
 export class ConfigError extends Error {

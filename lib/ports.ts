@@ -53,12 +53,21 @@ export interface ExpiredEntry {
   readonly expiresAt: number;
 }
 
+/** A count over one partition of an index (`Select: COUNT`): no items come back. */
+export interface IndexCount {
+  readonly count: number;
+  /** Index entries the count read (what it costs). */
+  readonly itemsRead: number;
+  readonly cursor?: string;
+}
+
 /**
  * One item per container key. Every write is conditional on the version read,
- * so concurrent writers cannot lose each other's updates.
+ * so concurrent writers cannot lose each other's updates. Nothing scans the
+ * table: every read is one key, or one page of one partition of an index.
  */
 export interface BackoffStore {
-  /** The number of shards of the sparse indexes; `sync` reads each one. */
+  /** The number of shards of the indexes; `sync` reads each one. */
   readonly shards: number;
   /** A strongly consistent read. An item whose TTL has passed reads as absent. */
   get(key: string): Promise<Versioned<ContainerState> | undefined>;
@@ -70,13 +79,23 @@ export interface BackoffStore {
   put(state: ContainerState, expectedVersion: number | undefined): Promise<WriteResult>;
   /** Deletes the item if its version is still `expectedVersion` (any version when omitted). */
   delete(key: string, expectedVersion?: number): Promise<boolean>;
-  /** Containers whose latest restart is not yet dispatched, from one shard of the sparse index. */
-  listWaiting(shard: number, cursor?: string): Promise<IndexPage<ContainerState>>;
-  /** Entries whose TTL has passed as of `now`, from one shard of the expiry index. */
-  listExpired(shard: number, now: number, limit: number): Promise<IndexPage<ExpiredEntry>>;
+  /**
+   * One page of the keys of containers whose latest restart is not yet
+   * dispatched, from one shard of the sparse index, in order of the restart
+   * instant: only those due at or before `dueBy` when it is given (what the
+   * sync reads), every one otherwise (the local runtime's start-up re-arm).
+   * The index is eventually consistent: read the item before acting on it.
+   */
+  listWaiting(shard: number, options?: { readonly dueBy?: number; readonly cursor?: string }): Promise<IndexPage<string>>;
+  /** One page of the keys whose BackOff record is due for a repeat at `now`, from one shard of the sparse index. */
+  listBackOffRepeats(shard: number, now: number, cursor?: string): Promise<IndexPage<string>>;
+  /** One page (at most `limit`) of the entries whose TTL has passed as of `now`, from one shard of the expiry index. */
+  listExpired(shard: number, now: number, options: { readonly limit: number; readonly cursor?: string }): Promise<IndexPage<ExpiredEntry>>;
   /** Deletes the item only if it is still expired at `now` (a write since then keeps it). */
   collect(key: string, now: number): Promise<boolean>;
-  /** Containers for status views (an operator's listing, never on the hot path or in `sync`). */
+  /** Counts one page of one shard of the containers in `state`, from the state index. */
+  countInState(state: ContainerPhase, shard: number, cursor?: string): Promise<IndexCount>;
+  /** Containers for status views, by namespace and state, a page at a time (an operator's listing, never on the hot path or in `sync`). */
   list(filter: ContainerFilter): Promise<ContainerPage>;
 }
 

@@ -34,6 +34,7 @@ export const SETTING_KEYS = [
   'entryRetention',
   'recoveryGrace',
   'dispatchLease',
+  'backOffEventInterval',
   'logRetentionDays',
   'removalPolicy',
   'archiveRetentionDays',
@@ -105,6 +106,8 @@ export interface Settings {
   readonly entryRetentionMs?: number;
   readonly recoveryGraceMs?: number;
   readonly dispatchLeaseMs?: number;
+  /** How often a long wait's BackOff record repeats (Kubernetes' event correlator). */
+  readonly backOffEventIntervalMs?: number;
   readonly logRetentionDays?: number;
   readonly removalPolicy?: RemovalPolicyName;
   readonly archiveRetentionDays?: number;
@@ -149,6 +152,7 @@ export function readSettings(source: SettingsSource): Settings {
     ...defined('entryRetentionMs', reader.duration('entryRetention')),
     ...defined('recoveryGraceMs', reader.positiveDuration('recoveryGrace')),
     ...defined('dispatchLeaseMs', reader.positiveDuration('dispatchLease')),
+    ...defined('backOffEventIntervalMs', reader.positiveDuration('backOffEventInterval')),
     ...defined('logRetentionDays', logRetentionDays),
     ...defined('removalPolicy', removalPolicy === undefined || removalPolicy === '' ? undefined : (removalPolicy as RemovalPolicyName)),
     // EventBridge archives keep events for 1..∞ days; the cap keeps a typo from keeping them for centuries.

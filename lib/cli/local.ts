@@ -67,6 +67,7 @@ export function registerLocal(program: Command, print: (text: string) => void): 
           ...(settings?.entryRetentionMs !== undefined ? { entryRetentionMs: settings.entryRetentionMs } : {}),
           ...(settings?.recoveryGraceMs !== undefined ? { recoveryGraceMs: settings.recoveryGraceMs } : {}),
           ...(settings?.dispatchLeaseMs !== undefined ? { dispatchLeaseMs: settings.dispatchLeaseMs } : {}),
+          ...(settings?.backOffEventIntervalMs !== undefined ? { backOffEventIntervalMs: settings.backOffEventIntervalMs } : {}),
           ...(flags.token ? { token: flags.token } : {}),
           allowRemote: flags.allowRemote === true,
           ...(flags.quiet ? {} : { echo: print }),

@@ -5,6 +5,7 @@
  */
 export * from './backoff.ts';
 export * from './budget.ts';
+export * from './backoff-events.ts';
 export * from './container.ts';
 export * from './duration.ts';
 export * from './events.ts';

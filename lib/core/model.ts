@@ -87,6 +87,27 @@ export interface PendingRestart {
   readonly budgetDelayMs?: number;
 }
 
+/**
+ * The BackOff record of a container as Kubernetes' event correlator keeps an
+ * Event: one record when the container enters a wait (a back-off step), then at
+ * most one repeat per `backOffEventInterval` while it still waits, each with the
+ * running `count` and the series' first and last instants. A new step with the
+ * same message (the back-off at its cap) continues the series, as identical
+ * events do in Kubernetes (`x37 over 3h`); a different message (another
+ * back-off) starts a new one.
+ */
+export interface BackOffSeries {
+  /** The restart the latest record is about: the wait it was recorded in. */
+  readonly restartCount: number;
+  /** The back-off of the series' waits: with the container, it makes kubelet's message (kept short: the item is written often). */
+  readonly delayMs: number;
+  readonly count: number;
+  readonly firstTimestamp: number;
+  readonly lastTimestamp: number;
+  /** When the next repeat is due, if one falls before the restart; the sync reads these from a sparse index. */
+  readonly nextRepeatAt?: number;
+}
+
 export const DECISION_KINDS = ['RestartNow', 'RestartScheduled', 'NoRestart', 'Duplicate', 'Stale'] as const;
 export type DecisionKind = (typeof DECISION_KINDS)[number];
 
@@ -124,6 +145,8 @@ export interface ContainerState extends ContainerRef {
   readonly recentExitIds: readonly string[];
   readonly lastDecision?: Decision;
   readonly restart?: PendingRestart;
+  /** The BackOff record series (see `BackOffSeries`); absent until the first wait. */
+  readonly backOffEvent?: BackOffSeries;
   /**
    * The policy in force at the last decision. The store derives the entry's TTL
    * from it; the next decision uses whatever policy is in force then.
@@ -177,5 +200,9 @@ export interface EventRecord {
   /** For `RestartFailed`: the delivery attempts made. */
   readonly attempts?: number;
   readonly decision?: DecisionKind;
+  /** For `BackOff`: how many times it has been recorded in its series, and the series' first and latest instants (ISO-8601). */
+  readonly count?: number;
+  readonly firstTimestamp?: string;
+  readonly lastTimestamp?: string;
   readonly message: string;
 }

@@ -17,6 +17,7 @@
  * time for that.
  */
 import { hasExpired, nextEntry, type Random } from './backoff.ts';
+import { backOffRecord, DEFAULT_BACKOFF_EVENT_INTERVAL_MS, enterBackOff } from './backoff-events.ts';
 import { backOffEventMessage, backOffStatusMessage, containerKey, formatPod, pickRef, restartIdOf } from './container.ts';
 import { formatDuration } from './duration.ts';
 import { classifyExit, placeExit, runRestartCount, type ExitPlacement } from './exit-report.ts';
@@ -33,6 +34,8 @@ export interface PlanOptions {
   readonly defaultRestartPolicy?: RestartPolicy;
   readonly now: number;
   readonly random?: Random;
+  /** The least time between BackOff records of one wait. @default DEFAULT_BACKOFF_EVENT_INTERVAL_MS (5 min) */
+  readonly backOffEventIntervalMs?: number;
 }
 
 export interface ExitPlan {
@@ -101,6 +104,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
       ...base,
       ...(stored?.backoff ? { backoff: stored.backoff } : {}),
       ...(keptRestart ? { restart: keptRestart } : {}),
+      ...(stored?.backOffEvent ? { backOffEvent: stored.backOffEvent } : {}),
       state: 'Terminated',
       reason,
       message,
@@ -139,6 +143,13 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
     ...(waiting ? { reason: 'CrashLoopBackOff' } : {}),
     message,
   };
+  // Entering a wait records a BackOff (kubelet's event), continuing the series
+  // while the back-off entry carries over and the message stays the same; a
+  // reset (or a first entry) ends the series.
+  const carried = entry !== undefined && !expired ? stored?.backOffEvent : undefined;
+  const backOffEvent = waiting
+    ? enterBackOff(carried, { restartCount, restartAt, delayMs }, now, options.backOffEventIntervalMs ?? DEFAULT_BACKOFF_EVENT_INTERVAL_MS)
+    : carried;
   const next: ContainerState = {
     ...base,
     backoff,
@@ -148,6 +159,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
     message,
     lastDecision: decision,
     restart: { restartCount, restartAt, status: 'waiting' },
+    ...(backOffEvent ? { backOffEvent } : {}),
   };
   const events: EventRecord[] = [exited];
   if (expired) {
@@ -172,6 +184,7 @@ export function planExit(stored: ContainerState | undefined, exit: ExitEvent, op
         decision: kind,
         message: backOffEventMessage(exit, delayMs),
       }),
+      backOffRecord(next, backOffEvent!),
     );
   }
   return { decision, next, events };

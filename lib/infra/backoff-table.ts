@@ -2,11 +2,12 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMA } from '../adapters/dynamodb/schema.ts';
+import { nonKeyAttributes, TABLE_SCHEMA, type IndexKey } from '../adapters/dynamodb/schema.ts';
 
-export type TableAction = 'GetItem' | 'PutItem' | 'DeleteItem' | 'Query' | 'Scan';
+/** The table calls the handlers make; never Scan (every read is one key or one index partition). */
+export type TableAction = 'GetItem' | 'BatchGetItem' | 'PutItem' | 'DeleteItem';
 export type IndexAction = 'Query';
-export type IndexKey = keyof typeof TABLE_SCHEMA.indexes;
+export type { IndexKey };
 
 export interface BackoffTableProps {
   /**
@@ -31,7 +32,7 @@ export interface TableGrant {
 /**
  * The back-off table (DESIGN §3): one item per container, on-demand,
  * point-in-time recovery, encrypted, DynamoDB TTL as kubelet's `gc`, and the
- * two sparse indexes of TABLE_SCHEMA.
+ * sharded indexes of TABLE_SCHEMA.
  */
 export class BackoffTable extends Construct {
   readonly table: dynamodb.Table;
@@ -57,7 +58,8 @@ export class BackoffTable extends Construct {
         indexName: index.indexName,
         partitionKey: attribute(index.partitionKey),
         sortKey: attribute(index.sortKey),
-        projectionType: index.projection === 'ALL' ? dynamodb.ProjectionType.ALL : dynamodb.ProjectionType.KEYS_ONLY,
+        projectionType: dynamodb.ProjectionType[index.projection],
+        ...(index.projection === 'INCLUDE' ? { nonKeyAttributes: [...nonKeyAttributes(index)] } : {}),
       });
     }
   }

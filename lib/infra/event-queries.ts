@@ -11,6 +11,9 @@ export interface EventQuery {
   readonly queryString: string;
 }
 
+/** What the "Handler errors" query shows of each error line. */
+export const HANDLER_ERROR_FIELDS = ['function_name', 'message', 'error', 'errorMessage'] as const;
+
 /** Selects event records among the other lines of the shared log group. */
 const EVENT_RECORDS = `filter schema = "${EVENT_RECORD_SCHEMA}"`;
 
@@ -21,15 +24,17 @@ const EVENT_RECORDS = `filter schema = "${EVENT_RECORD_SCHEMA}"`;
 export function eventQueries(options: { lateRestartMs: number }): readonly EventQuery[] {
   return [
     {
-      title: 'Containers in CrashLoopBackOff now',
-      // A container is in back-off while its latest event says a restart is pending.
+      // Which containers are in CrashLoopBackOff now is the table's to say
+      // (`restart-scheduler status --state CrashLoopBackOff`, a Query on its
+      // state index; the dashboard's count comes from there too): the log has
+      // one BackOff record per wait, not one per minute. This shows the series.
+      title: 'BackOff events',
       queryString: [
-        EVENT_RECORDS,
-        '| stats latest(type) as lastType, latest(restartCount) as restarts, latest(backoffMs) as backoffMs, ' +
-          'latest(restartAt) as nextRestartAt, latest(message) as lastMessage, max(@timestamp) as lastEventAt ' +
+        `${EVENT_RECORDS} and type = "BackOff"`,
+        '| stats latest(count) as count, latest(firstTimestamp) as firstTimestamp, latest(lastTimestamp) as lastTimestamp, ' +
+          'latest(restartCount) as restarts, latest(restartAt) as nextRestartAt, latest(message) as lastMessage ' +
           'by key, namespace, pod, container',
-        '| filter lastType in ["RestartScheduled", "BackOff"]',
-        '| sort lastEventAt desc',
+        '| sort lastTimestamp desc',
         '| limit 1000',
       ].join('\n'),
     },
@@ -69,8 +74,10 @@ export function eventQueries(options: { lateRestartMs: number }): readonly Event
     },
     {
       title: 'Handler errors',
+      // The fields every handler's error lines carry: Powertools' own (the
+      // logger is given each invocation's context) and `errorDetails`.
       queryString: [
-        'fields @timestamp, function_name, message, error.name, error.message',
+        `fields @timestamp, ${HANDLER_ERROR_FIELDS.join(', ')}`,
         '| filter level = "ERROR"',
         '| sort @timestamp desc',
         '| limit 200',

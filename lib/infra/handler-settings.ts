@@ -13,12 +13,14 @@ export interface HandlerSettings {
   readonly precision: Precision;
   /** Per-namespace defaults as the JSON the handlers read from NAMESPACE_DEFAULTS; absent when none. */
   readonly namespaceDefaultsJson?: string;
-  /** Shards of both sparse indexes. */
+  /** Shards of every index of the table. */
   readonly shards: number;
   /** How long an entry outlives its reset threshold before DynamoDB TTL may delete it. */
   readonly entryRetentionMs: number;
   readonly recoveryGraceMs: number;
   readonly dispatchLeaseMs: number;
+  /** The least time between BackOff records of one wait. */
+  readonly backOffEventIntervalMs: number;
 }
 
 /** The settings the handlers read, as duration strings their wiring parses back (`parseDuration`). */

@@ -4,7 +4,6 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { TABLE_SCHEMA } from '../adapters/dynamodb/schema.ts';
 import { ENV, parseNamespaceDefaults } from '../config.ts';
 import { formatDuration } from '../core/index.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../ports.ts';
@@ -72,7 +71,7 @@ export interface HandlersProps {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
-/** Timeouts sized for each handler's work: a few calls for exit and restart, a sweep of every shard for sync. */
+/** Timeouts sized for each handler's work: a few calls for exit and restart, a pass over every shard's due work for sync. */
 export const HANDLER_TIMEOUTS: Readonly<Record<HandlerName, Duration>> = {
   exit: Duration.seconds(10),
   restart: Duration.seconds(10),
@@ -124,6 +123,8 @@ export class Handlers extends Construct {
     };
     const lease = { [ENV.dispatchLease]: formatDuration(settings.dispatchLeaseMs) };
     const workloads: Record<string, string> = props.ecs ? { [ENV.workloadTableName]: props.ecs.tableName } : {};
+    // The exit handler records a wait's first BackOff, the sync its repeats.
+    const backOffEvents = { [ENV.backOffEventInterval]: formatDuration(settings.backOffEventIntervalMs) };
 
     const create = (name: HandlerName, description: string, environment: Record<string, string>, extra: Partial<lambda.FunctionProps> = {}) => {
       const entry = entries[name];
@@ -180,7 +181,8 @@ export class Handlers extends Construct {
         ...stored,
         ...outbound,
         ...decisions,
-        [ENV.scheduleGroup]: timers.scheduleGroup.scheduleGroupName,
+        ...backOffEvents,
+        [ENV.scheduleGroup]: timers.scheduleGroupName,
         [ENV.schedulerRoleArn]: timers.schedulerRole.roleArn,
         [ENV.restartFunctionArn]: this.restart.functionArn,
         [ENV.scheduleDeadLetterArn]: timers.deadLetterQueue.queueArn,
@@ -196,12 +198,13 @@ export class Handlers extends Construct {
 
     this.sync = create(
       'sync',
-      'Every minute: BackOff events for waiting containers, overdue restarts re-dispatched, expired entries collected',
+      'Every minute: overdue restarts re-dispatched, BackOff repeats of long waits, expired entries collected, containers in CrashLoopBackOff counted',
       {
         ...stored,
         ...outbound,
         ...decisions,
         ...lease,
+        ...backOffEvents,
         [ENV.recoveryGrace]: formatDuration(settings.recoveryGraceMs),
       },
       {
@@ -212,8 +215,13 @@ export class Handlers extends Construct {
     );
 
     // Exactly the calls each handler makes (DESIGN §3).
-    // The container listing scans the table; no exit-path read uses the indexes.
-    table.grant(this.exit, { table: ['GetItem', 'PutItem', 'DeleteItem', 'Scan'] });
+    // The container listing queries the state and namespace indexes (and the
+    // expiry index, which holds every item, for a listing of everything) and
+    // reads its page by key; the exit path itself uses no index.
+    table.grant(this.exit, {
+      table: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem'],
+      indexes: { actions: ['Query'], names: ['byState', 'byNamespace', 'expiry'] },
+    });
     timers.grantCreateSchedules(this.exit);
     timers.grantSendToFineStage(this.exit);
     bus.grantPutEvents(this.exit);
@@ -226,7 +234,7 @@ export class Handlers extends Construct {
 
     table.grant(this.sync, {
       table: ['GetItem', 'PutItem', 'DeleteItem'],
-      indexes: { actions: ['Query'], names: indexKeys() },
+      indexes: { actions: ['Query'], names: ['waiting', 'backOffRepeats', 'expiry', 'byState'] },
     });
     timers.grantSendToFineStage(this.sync);
     bus.grantPutEvents(this.sync);
@@ -304,10 +312,6 @@ export class Handlers extends Construct {
 /** Whether any namespace's defaults set a `restartBudget`. */
 export function hasRestartBudget(settings: Pick<HandlerSettings, 'namespaceDefaultsJson'>): boolean {
   return Object.values(parseNamespaceDefaults('namespaceDefaults', settings.namespaceDefaultsJson)).some((defaults) => defaults.restartBudget !== undefined);
-}
-
-function indexKeys(): Array<keyof typeof TABLE_SCHEMA.indexes> {
-  return Object.keys(TABLE_SCHEMA.indexes) as Array<keyof typeof TABLE_SCHEMA.indexes>;
 }
 
 function capitalize(name: string): string {

@@ -139,7 +139,8 @@ export class Observability extends Construct {
       ]),
     );
     this.dashboard.addWidgets(
-      graph('Containers in CrashLoopBackOff', [serviceMetric('ContainersInCrashLoopBackOff', 'Maximum', undefined, 'containers')]),
+      // Counted from the table's state index by every sync run, not from the log.
+      graph('Containers in CrashLoopBackOff', [serviceMetric('ContainersInCrashLoopBackOff', 'Maximum', undefined, 'containers (counted in the table)')]),
       graph(
         'Restart lateness (ms)',
         [

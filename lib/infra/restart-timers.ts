@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -31,6 +31,13 @@ export interface RestartTimersProps {
    * @default Duration.seconds(10)
    */
   readonly restartHandlerTimeout?: Duration;
+  /**
+   * What happens to the restart schedule group (and the schedules left in it)
+   * when it leaves the stack. Its name is CloudFormation's, so a retained
+   * group never stands in the way of the next deployment.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
@@ -40,8 +47,13 @@ export interface RestartTimersProps {
  * callbacks that fail on any path.
  */
 export class RestartTimers extends Construct {
-  readonly scheduleGroup: scheduler.ScheduleGroup;
-  /** Assumed by EventBridge Scheduler to call the restart handler (or the fine stage). */
+  /**
+   * The group of the one-time restart schedules. Named by CloudFormation (the
+   * handlers get the name from the stack), never fixed: a fixed name retained
+   * after `cdk destroy` made the next `cdk deploy` fail on it.
+   */
+  readonly scheduleGroup: scheduler.CfnScheduleGroup;
+  /** Assumed by EventBridge Scheduler to call the restart handler. */
   readonly schedulerRole: iam.Role;
   /** SQS delay queue feeding the restart handler. */
   readonly fineStageQueue: sqs.Queue;
@@ -57,7 +69,8 @@ export class RestartTimers extends Construct {
     this.props = props;
     const stack = Stack.of(this);
 
-    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', {});
+    this.scheduleGroup = new scheduler.CfnScheduleGroup(this, 'ScheduleGroup', {});
+    this.scheduleGroup.applyRemovalPolicy(props.removalPolicy ?? RemovalPolicy.DESTROY);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -81,18 +94,13 @@ export class RestartTimers extends Construct {
           // Confused-deputy protection: only schedules of this account, in this group.
           StringEquals: {
             'aws:SourceAccount': stack.account,
-            'aws:SourceArn': this.scheduleGroup.scheduleGroupArn,
+            'aws:SourceArn': this.scheduleGroupArn,
           },
         },
       }),
     });
-    this.schedulerRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'DeliverToFineStage',
-        actions: ['sqs:SendMessage'],
-        resources: [this.fineStageQueue.queueArn],
-      }),
-    );
+    // No grant on the fine stage: every restart schedule targets the restart
+    // handler; only the handlers send to the fine stage.
     this.schedulerRole.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DeadLetterFailedCallbacks',
@@ -100,6 +108,15 @@ export class RestartTimers extends Construct {
         resources: [this.deadLetterQueue.queueArn],
       }),
     );
+  }
+
+  /** The restart schedule group's name, as CloudFormation chose it. */
+  get scheduleGroupName(): string {
+    return this.scheduleGroup.ref;
+  }
+
+  get scheduleGroupArn(): string {
+    return this.scheduleGroup.attrArn;
   }
 
   /**
@@ -110,7 +127,7 @@ export class RestartTimers extends Construct {
     return Stack.of(this).formatArn({
       service: 'scheduler',
       resource: 'schedule',
-      resourceName: `${this.scheduleGroup.scheduleGroupName}/*`,
+      resourceName: `${this.scheduleGroupName}/*`,
       arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
     });
   }

@@ -78,6 +78,7 @@ export function readDeploySettings(context: ContextReader): DeploySettings {
     entryRetentionMs: settings.entryRetentionMs ?? DEFAULT_ENTRY_RETENTION_MS,
     recoveryGraceMs: settings.recoveryGraceMs ?? DEFAULT_SERVICE_CONFIG.recoveryGraceMs,
     dispatchLeaseMs: settings.dispatchLeaseMs ?? DEFAULT_SERVICE_CONFIG.dispatchLeaseMs,
+    backOffEventIntervalMs: settings.backOffEventIntervalMs ?? DEFAULT_SERVICE_CONFIG.backOffEventIntervalMs,
     logRetention: logRetentionDays as RetentionDays,
     removalPolicy: settings.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     archiveRetentionDays: settings.archiveRetentionDays ?? 30,

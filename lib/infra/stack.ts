@@ -71,7 +71,7 @@ export class RestartSchedulerStack extends Stack {
       removalPolicy: retainData,
       ...(props.tableEncryption ? { encryption: props.tableEncryption } : {}),
     });
-    this.timers = new RestartTimers(this, 'Timers', { restartHandlerTimeout: HANDLER_TIMEOUTS.restart });
+    this.timers = new RestartTimers(this, 'Timers', { restartHandlerTimeout: HANDLER_TIMEOUTS.restart, removalPolicy: retainData });
     this.bus = new EventsBus(this, 'Events', { archiveRetention: Duration.days(settings.archiveRetentionDays) });
     if (settings.ecs) this.ecs = new EcsWorkloads(this, 'Ecs', { ...settings.ecs, removalPolicy: retainData });
     if (this.ecs || Object.keys(settings.webhooks).length > 0) {

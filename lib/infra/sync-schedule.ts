@@ -17,13 +17,15 @@ export interface SyncScheduleProps {
 }
 
 /**
- * The recurring schedule that runs the sync (DESIGN §2): BackOff events for
- * waiting containers, overdue restarts re-dispatched, expired entries collected.
+ * The recurring schedule that runs the sync (DESIGN §2): overdue restarts
+ * re-dispatched, BackOff repeats of long waits, expired entries collected.
  */
 export class SyncSchedule extends Construct {
   readonly schedule: scheduler.Schedule;
   /** The role Scheduler assumes to invoke the sync handler, and nothing else. */
   readonly role: iam.Role;
+  /** What the role may do; the schedule depends on it. */
+  readonly policy: iam.Policy;
 
   constructor(scope: Construct, id: string, props: SyncScheduleProps) {
     super(scope, id);
@@ -38,14 +40,18 @@ export class SyncSchedule extends Construct {
       }),
     });
     // Exactly the function: the target's own grant would add every version
-    // and alias (`function:name:*`), which nothing here invokes.
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'InvokeSyncHandler',
-        actions: ['lambda:InvokeFunction'],
-        resources: [props.handler.functionArn],
-      }),
-    );
+    // and alias (`function:name:*`), which nothing here invokes. A policy of
+    // its own, so that the schedule can wait for it (below).
+    this.policy = new iam.Policy(this, 'InvokePolicy', {
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'InvokeSyncHandler',
+          actions: ['lambda:InvokeFunction'],
+          resources: [props.handler.functionArn],
+        }),
+      ],
+    });
+    this.role.attachInlinePolicy(this.policy);
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       description: 'Runs the restart-scheduler sync',
       schedule: scheduler.ScheduleExpression.rate(props.period ?? Duration.minutes(1)),
@@ -57,5 +63,8 @@ export class SyncSchedule extends Construct {
         maxEventAge: Duration.minutes(1),
       }),
     });
+    // The schedule names only the role, so CloudFormation could create it
+    // before the role may invoke anything, and its first runs be denied.
+    this.schedule.node.addDependency(this.policy);
   }
 }

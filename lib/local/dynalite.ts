@@ -9,8 +9,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 type DynaliteFactory = (options: { path?: string; createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
 
-// dynalite is CommonJS without type declarations.
-const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
+// dynalite is CommonJS without type declarations. Loaded when a table is
+// started, not on import: LOCAL_AWS_CONFIG alone must not load a database.
+const loadDynalite = (): DynaliteFactory => createRequire(import.meta.url)('dynalite') as DynaliteFactory;
 
 export interface LocalDynamo {
   readonly endpoint: string;
@@ -34,7 +35,7 @@ export const LOCAL_AWS_CONFIG = {
 } as const;
 
 export async function startDynalite(options: LocalDynamoOptions = {}): Promise<LocalDynamo> {
-  const server = dynalite({
+  const server = loadDynalite()({
     ...(options.path ? { path: options.path } : {}),
     createTableMs: 0,
     deleteTableMs: 0,

@@ -67,6 +67,8 @@ export interface LocalRuntimeOptions {
   readonly recoveryGraceMs?: number;
   /** @default 5 s */
   readonly dispatchLeaseMs?: number;
+  /** The least time between BackOff records of one wait. @default 5 min */
+  readonly backOffEventIntervalMs?: number;
   /** Bearer token required on every request (mandatory off loopback). */
   readonly token?: string;
   /** Permit a non-loopback host; requires `token`. */
@@ -203,6 +205,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         precision,
         recoveryGraceMs: options.recoveryGraceMs ?? defaultRecoveryGrace(precision, syncPeriodMs),
         dispatchLeaseMs: options.dispatchLeaseMs ?? 5_000,
+        ...(options.backOffEventIntervalMs !== undefined ? { backOffEventIntervalMs: options.backOffEventIntervalMs } : {}),
       },
       log,
     };
@@ -291,6 +294,10 @@ export function defaultRecoveryGrace(precision: Precision, syncPeriodMs: number)
  * at once). A restart claimed by the previous process was never confirmed: that
  * process is gone (one runtime per data directory), so it is re-armed for the
  * moment its claim expires, when `fireRestart` may take it over.
+ *
+ * Unlike the sync, this reads the whole waiting index, on purpose: the fine
+ * stage it refills held every waiting restart, not only the overdue ones. It
+ * streams it, a page at a time, each page handed over before the next is read.
  */
 async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
   let rearmed = 0;
@@ -298,12 +305,12 @@ async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
   for (let shard = 0; shard < deps.store.shards; shard++) {
     let cursor: string | undefined;
     do {
-      const page = await deps.store.listWaiting(shard, cursor);
+      const page = await deps.store.listWaiting(shard, cursor ? { cursor } : {});
       cursor = page.cursor;
-      for (const state of page.items) {
-        const restart = state.restart;
+      for (const key of page.items) {
+        const restart = (await deps.store.get(key))?.value.restart;
         if (!restart || restart.status === 'dispatched') continue;
-        await deps.timer.defer({ key: state.key, restartCount: restart.restartCount, restartAt: actionableAt(restart, deps.config.dispatchLeaseMs) }, now);
+        await deps.timer.defer({ key, restartCount: restart.restartCount, restartAt: actionableAt(restart, deps.config.dispatchLeaseMs) }, now);
         rearmed++;
       }
     } while (cursor);

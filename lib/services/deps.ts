@@ -1,6 +1,7 @@
 import type { Clock, Random, RestartBudgetSetting } from '../core/index.ts';
 import { budgetFor, type ServiceConfig } from '../config.ts';
 import type { BackoffStore, EventSink, RestartBudget, RestartTimer } from '../ports.ts';
+import { retryDelayMs, sleep as wait } from '../concurrency.ts';
 
 /** Operational diagnostics (not event records): failures an operator should see. */
 export interface OperationalLog {
@@ -41,13 +42,17 @@ export class WriteContentionError extends Error {
  */
 export async function pauseAfterConflict(deps: ServiceDeps, attempt: number): Promise<void> {
   deps.sink.metric('WriteConflicts', 1);
-  const ceiling = Math.min(200, 10 * 2 ** (attempt - 1));
-  await sleepOf(deps)(Math.floor(deps.random() * ceiling));
+  await pauseBeforeRetry(deps, attempt, { baseMs: 10, capMs: 200 });
+}
+
+/** A jittered pause before retry `attempt` of a failed call (`retryDelayMs`), on the injected sleep. */
+export async function pauseBeforeRetry(deps: Pick<ServiceDeps, 'random' | 'sleep'>, attempt: number, options: { baseMs: number; capMs: number }): Promise<void> {
+  await sleepOf(deps)(retryDelayMs(attempt, options, deps.random));
 }
 
 /** The deps' `sleep`, else a real timer. */
 export function sleepOf(deps: { readonly sleep?: (ms: number) => Promise<void> }): (ms: number) => Promise<void> {
-  return deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  return deps.sleep ?? wait;
 }
 
 /** A namespace has a `restartBudget` but the service was wired without a `RestartBudget`: a wiring mistake, not a retryable failure. */

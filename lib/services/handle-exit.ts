@@ -3,15 +3,17 @@ import { policyFor } from '../config.ts';
 import { BUS_DETAIL_TYPES } from '../ports.ts';
 import { budgetPort, errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
 import { dispatchClaimed } from './fire-restart.ts';
+import { crashLoopBackOffMessage } from './backoff-events.ts';
 
 /**
  * Handles one exit event: consistent read → plan (core) → conditional write →
- * exactly one outbound call → event records. The call arms the timer for a
- * restart due later, announces a termination, or — for a restart due now —
- * publishes the restart itself: the decision is written already claimed, so
- * the restart goes out in this one trip (no second read, no fine-stage hop),
- * through the same claimed → dispatched transition as every other dispatch.
- * Duplicates and stale exits make no write and no call.
+ * event records → the outbound call. The call arms the timer for a restart
+ * due later (with the wait's first `Container CrashLoopBackOff` beside it, in
+ * parallel), announces a termination, or — for a restart due now — publishes
+ * the restart itself: the decision is written already claimed, so the restart
+ * goes out in this one trip (no second read, no fine-stage hop), through the
+ * same claimed → dispatched transition as every other dispatch. Duplicates and
+ * stale exits make no write and no call.
  *
  * In a namespace with a restart budget, a restart due now first takes a
  * budget slot (between planning and writing: the planner decides the back-off
@@ -33,6 +35,7 @@ export async function handleExit(deps: ServiceDeps, exit: Parameters<typeof plan
       policy,
       now,
       random: deps.random,
+      backOffEventIntervalMs: deps.config.backOffEventIntervalMs,
       ...(defaultRestartPolicy ? { defaultRestartPolicy } : {}),
     });
     if (!planned.next) return planned.decision;
@@ -51,7 +54,7 @@ export async function handleExit(deps: ServiceDeps, exit: Parameters<typeof plan
     }
     deps.sink.record(plan.events);
     if (immediate) await dispatchNow(deps, plan, next, written.version);
-    else await announce(deps, plan);
+    else await Promise.all([announce(deps, plan), announceBackOff(deps, next)]);
     return plan.decision;
   }
   throw new WriteContentionError(key, deps.config.maxWriteAttempts);
@@ -78,7 +81,24 @@ async function dispatchNow(deps: ServiceDeps, plan: ExitPlan, claimed: Container
 }
 
 /**
- * The one outbound call after the write. Its failure does not fail the exit:
+ * A container entering a wait gets its BackOff on the bus at once, as its
+ * record in the log (kubelet emits BackOff when it finds the container in
+ * back-off); repeats, if the wait outlasts the interval, come from the sync.
+ * Sent beside the timer call, not after it. A failure loses this message
+ * only: the decision stands and the timer is armed.
+ */
+async function announceBackOff(deps: ServiceDeps, state: ContainerState): Promise<void> {
+  const series = state.backOffEvent;
+  if (state.state !== 'CrashLoopBackOff' || series?.restartCount !== state.restart?.restartCount) return;
+  try {
+    await deps.sink.publish([crashLoopBackOffMessage(state, series!)]);
+  } catch (error) {
+    deps.log.error('publishing Container CrashLoopBackOff failed', { key: state.key, ...errorDetails(error) });
+  }
+}
+
+/**
+ * The timer call after the write. Its failure does not fail the exit:
  * the decision is stored, and the sync re-dispatches a restart whose timer was
  * never armed once its instant plus the grace period has passed.
  */

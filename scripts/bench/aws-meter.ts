@@ -10,7 +10,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMA } from '../../lib/adapters/dynamodb/schema.ts';
+import { nonKeyAttributes, TABLE_SCHEMA } from '../../lib/adapters/dynamodb/schema.ts';
 import { itemSize, readUnits, writeUnits, type IndexShape, type Item } from './capacity.ts';
 
 /** The commands any of our clients may send, as counted. */
@@ -49,6 +49,7 @@ export const BACKOFF_TABLE_INDEXES: readonly IndexShape[] = Object.values(TABLE_
   partitionKey: index.partitionKey.name,
   sortKey: index.sortKey.name,
   projection: index.projection,
+  nonKeyAttributes: nonKeyAttributes(index),
 }));
 
 const PK = TABLE_SCHEMA.partitionKey.name;
@@ -63,6 +64,7 @@ interface DynamoInput {
 interface DynamoOutput {
   readonly Item?: Item;
   readonly Items?: Item[];
+  readonly Responses?: Record<string, Item[]>;
 }
 
 /**
@@ -112,6 +114,9 @@ export class DynamoMeter {
       case 'Query':
       case 'Scan':
         this.rru += readUnits(output.Items ?? [], input.ConsistentRead === true && !input.IndexName);
+        break;
+      case 'BatchGetItem':
+        this.rru += readUnits(Object.values(output.Responses ?? {}).flat(), false);
         break;
       case 'PutItem': {
         const item = input.Item!;

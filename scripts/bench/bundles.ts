@@ -57,27 +57,31 @@ function timeNode(args: readonly string[]): number {
   return elapsed;
 }
 
+/** Bundles `entry` as the stack bundles a handler (SDK inside unless `sdkExternal`). */
+export async function bundleAsDeployed(entry: string, outfile: string, options: { sdkExternal?: boolean } = {}): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    banner: { js: await esmRequireBanner() },
+    external: options.sdkExternal ? ['@aws-sdk/*'] : [],
+    logLevel: 'error',
+  });
+}
+
 export async function benchBundles(runs: number, progress: (line: string) => void): Promise<BundlesResult> {
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
-  const banner = await esmRequireBanner();
   const files: Record<string, string> = {};
   const builds = HANDLERS.flatMap((handler) =>
     (['sdkBundled', 'sdkExternal'] as const).map(async (variant) => {
       const outfile = join(OUT_DIR, `${handler}-${variant}.mjs`);
-      await build({
-        entryPoints: [join(PROJECT_ROOT, 'lambdas', `${handler}.ts`)],
-        outfile,
-        bundle: true,
-        minify: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: { js: banner },
-        external: variant === 'sdkExternal' ? ['@aws-sdk/*'] : [],
-        logLevel: 'error',
-      });
+      await bundleAsDeployed(join(PROJECT_ROOT, 'lambdas', `${handler}.ts`), outfile, { sdkExternal: variant === 'sdkExternal' });
       files[`${handler}-${variant}`] = outfile;
     }),
   );

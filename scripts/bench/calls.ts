@@ -25,7 +25,7 @@ import type { ServiceDeps } from '../../lib/services/deps.ts';
 import { createHandler as createExitHandler } from '../../lambdas/exit.ts';
 import { createHandler as createRestartHandler } from '../../lambdas/restart.ts';
 import { createHandler as createSyncHandler } from '../../lambdas/sync.ts';
-import type { LambdaDeps } from '../../lambdas/wiring.ts';
+import { operationalLog, type LambdaDeps } from '../../lambdas/wiring.ts';
 import { CallCounter, DynamoMeter, StandInServices } from './aws-meter.ts';
 import { round, summarize, type Summary } from './stats.ts';
 import { ManualClock, SCHEDULER_SETTINGS, T0 } from '../../test/support/pipeline.ts';
@@ -182,7 +182,7 @@ async function createPipeline(dynamo: LocalDynamo, precision: Precision): Promis
     clock,
     random: Math.random,
     config: { ...DEFAULT_SERVICE_CONFIG, precision },
-    log: { warn: (message, details) => logger.warn(message, details ?? {}), error: (message, details) => logger.error(message, details ?? {}) },
+    log: operationalLog(logger),
   };
   const deps: LambdaDeps = { service, logger, metrics };
   const exitHandler = createExitHandler(() => deps);

@@ -21,8 +21,9 @@ export interface IndexShape {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
-  /** ALL: the whole item; KEYS_ONLY: table and index keys. */
-  readonly projection: 'ALL' | 'KEYS_ONLY';
+  /** ALL: the whole item; KEYS_ONLY: table and index keys; INCLUDE: the keys and `nonKeyAttributes`. */
+  readonly projection: 'ALL' | 'KEYS_ONLY' | 'INCLUDE';
+  readonly nonKeyAttributes?: readonly string[];
 }
 
 const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
@@ -59,11 +60,17 @@ function inIndex(item: Item | undefined, index: IndexShape): boolean {
   return item !== undefined && item[index.partitionKey] !== undefined && item[index.sortKey] !== undefined;
 }
 
+/** The attributes of `item` the index holds. */
+function projected(item: Item, index: IndexShape, tableKey: string): Item {
+  if (index.projection === 'ALL') return item;
+  const names = [tableKey, index.partitionKey, index.sortKey, ...(index.projection === 'INCLUDE' ? (index.nonKeyAttributes ?? []) : [])];
+  const entry: Item = {};
+  for (const name of names) if (item[name]) entry[name] = item[name];
+  return entry;
+}
+
 function projectedSize(item: Item, index: IndexShape, tableKey: string): number {
-  if (index.projection === 'ALL') return itemSize(item);
-  const keys: Item = {};
-  for (const name of [tableKey, index.partitionKey, index.sortKey]) if (item[name]) keys[name] = item[name];
-  return itemSize(keys);
+  return itemSize(projected(item, index, tableKey));
 }
 
 function sameValue(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
@@ -92,7 +99,9 @@ export function writeUnits(before: Item | undefined, after: Item | undefined, in
     else if (was && is) {
       const keyChanged = !sameValue(before![index.partitionKey], after![index.partitionKey]) || !sameValue(before![index.sortKey], after![index.sortKey]);
       if (keyChanged) units = 1 + kilobytes(projectedSize(after!, index, tableKey), 1_024);
-      else if (index.projection === 'ALL' && JSON.stringify(before) !== JSON.stringify(after)) units = kilobytes(projectedSize(after!, index, tableKey), 1_024);
+      else if (index.projection !== 'KEYS_ONLY' && JSON.stringify(projected(before!, index, tableKey)) !== JSON.stringify(projected(after!, index, tableKey))) {
+        units = kilobytes(projectedSize(after!, index, tableKey), 1_024);
+      }
     }
     perIndex[index.name] = units;
   }

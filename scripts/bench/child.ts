@@ -12,7 +12,7 @@ import type { ProfileSummary } from './profile.ts';
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = fileURLToPath(new URL('../../bin/restart-scheduler.js', import.meta.url));
 const RUNTIME_CHILD = fileURLToPath(new URL('./runtime-child.ts', import.meta.url));
-const TSX_LOADER = import.meta.resolve('tsx');
+export const TSX_LOADER = import.meta.resolve('tsx');
 
 export interface RuntimeChild {
   readonly url: string;
@@ -37,7 +37,7 @@ export interface RuntimeChildOptions {
 /** Omit over each member of a union. */
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-const CHILD_ENV = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+export const CHILD_ENV = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 
 /** The runtime with the benchmark's control channel (runtime-child.ts). */
 export async function startRuntimeChild(options: RuntimeChildOptions = {}): Promise<RuntimeChild> {
@@ -106,15 +106,22 @@ export async function startCliRuntime(args: readonly string[]): Promise<{ url: s
   };
 }
 
-async function awaitListening(child: ChildProcess): Promise<{ url: string; output: () => string; exited: Promise<number | null> }> {
+/**
+ * Waits for a child's "… listening on http://…" line (by default the
+ * runtime's) and hands back the URL; the child's output is kept.
+ */
+export async function awaitListening(
+  child: ChildProcess,
+  pattern = /restart-scheduler listening on (http:\/\/\S+)/,
+): Promise<{ url: string; output: () => string; exited: Promise<number | null> }> {
   let text = '';
   child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the runtime did not start in time:\n${text}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`the child did not start in time:\n${text}`)), 30_000);
     const check = () => {
-      const match = /restart-scheduler listening on (http:\/\/\S+)/.exec(text);
+      const match = pattern.exec(text);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
@@ -123,7 +130,7 @@ async function awaitListening(child: ChildProcess): Promise<{ url: string; outpu
     child.stdout!.on('data', check);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`the runtime exited with ${code} before listening:\n${text}`));
+      reject(new Error(`the child exited with ${code} before listening:\n${text}`));
     });
   });
   return { url, output: () => text, exited };
@@ -147,7 +154,8 @@ export function sampleMemory(pid: number, periodMs = 100): { stop(): { peakRssMb
   let samples = 0;
   const take = () => {
     const memory = readMemory(pid);
-    if (!memory) return;
+    // An exited process not yet reaped has a status without memory lines.
+    if (!memory || !Number.isFinite(memory.rssMb)) return;
     samples++;
     peak = Math.max(peak, memory.rssMb);
   };

@@ -43,6 +43,14 @@ export const ASSUMPTIONS = {
   sqsConsumerRequestsPerMessage: 2,
   /** The sync runs every minute. */
   syncPeriodSeconds: 60,
+  /**
+   * Bytes of one keys-only entry of the state index as the count of
+   * containers in CrashLoopBackOff reads it: the key (about 40 bytes), its
+   * `{state}#{shard}` partition and the namespace, with their attribute names.
+   */
+  stateIndexEntryBytes: 100,
+  /** Bytes of one BackOff record's log line (the event record and Powertools' fields): about 520 measured before `count` and the timestamps were added. */
+  backOffLogLineBytes: 600,
   /** A month for the fixed costs. */
   secondsPerMonth: 30 * 24 * 3_600,
 } as const;
@@ -165,18 +173,82 @@ function measured(operations: MeasuredOperations, precision: 'second' | 'minute'
   return found;
 }
 
+/**
+ * A day of a mass crash loop: `containers` crash-looping at the kubelet cap,
+ * each crashing as soon as it starts, so each waits out one 300 s back-off
+ * after another — what BackOff reporting costs before and after the event
+ * correlation, and what finding the containers in CrashLoopBackOff costs.
+ */
+export interface CrashLoopDay {
+  readonly containers: number;
+  readonly waitSeconds: number;
+  readonly waitsPerDay: number;
+  readonly syncRunsPerDay: number;
+  /** The previous design: one BackOff event per waiting container per sync run, and every waiting item read on every run. */
+  readonly before: {
+    readonly busEvents: number;
+    readonly busUsd: number;
+    readonly logUsd: number;
+    readonly itemBytes: number;
+    readonly readRruPerRun: number;
+    readonly readUsd: number;
+    readonly totalUsd: number;
+  };
+  readonly after: {
+    /** Bus entries each wait's exit publishes (measured: the `Container CrashLoopBackOff` beside the schedule). */
+    readonly busEntriesPerWait: number;
+    readonly busEvents: number;
+    readonly busUsd: number;
+    /** Repeats: none, since no wait at the cap outlasts the 5-minute interval. */
+    readonly repeatsPerWait: number;
+    /** The count of containers in CrashLoopBackOff on every sync run: keys-only entries of the state index. */
+    readonly censusRruPerRun: number;
+    readonly censusUsd: number;
+    readonly logUsd: number;
+    readonly totalUsd: number;
+  };
+}
+
+/** The interval of BackOff repeats by default (lib/core DEFAULT_BACKOFF_EVENT_INTERVAL_MS), seconds. */
+export const BACKOFF_EVENT_INTERVAL_SECONDS = 300;
+
+export function crashLoopDay(containers: number, busEntriesPerWait: number, itemBytes: number): CrashLoopDay {
+  const day = 86_400;
+  const syncRunsPerDay = day / ASSUMPTIONS.syncPeriodSeconds;
+  const waitSeconds = CAP_BACKOFF_SECONDS;
+  const waitsPerDay = (containers * day) / waitSeconds;
+  const repeatsPerWait = Math.max(0, Math.ceil(waitSeconds / BACKOFF_EVENT_INTERVAL_SECONDS) - 1);
+  const beforeEvents = containers * syncRunsPerDay;
+  const afterEvents = waitsPerDay * (busEntriesPerWait + repeatsPerWait);
+  const censusRruPerRun = Math.ceil((containers * ASSUMPTIONS.stateIndexEntryBytes) / 4_096) * 0.5;
+  const censusUsd = censusRruPerRun * syncRunsPerDay * PRICES.dynamoReadUnit.usd;
+  const busUsd = afterEvents * PRICES.eventBridgeEvent.usd;
+  const beforeBusUsd = beforeEvents * PRICES.eventBridgeEvent.usd;
+  const readRruPerRun = scanReadUnits(containers, itemBytes);
+  const readUsd = readRruPerRun * syncRunsPerDay * PRICES.dynamoReadUnit.usd;
+  const logUsd = (records: number) => ((records * ASSUMPTIONS.backOffLogLineBytes) / 1e9) * PRICES.logsIngestedGb.usd;
+  return {
+    containers,
+    waitSeconds,
+    waitsPerDay,
+    syncRunsPerDay,
+    before: { busEvents: beforeEvents, busUsd: beforeBusUsd, logUsd: logUsd(beforeEvents), itemBytes, readRruPerRun, readUsd, totalUsd: beforeBusUsd + logUsd(beforeEvents) + readUsd },
+    after: { busEntriesPerWait, busEvents: afterEvents, busUsd, repeatsPerWait, censusRruPerRun, censusUsd, logUsd: logUsd(afterEvents), totalUsd: busUsd + logUsd(afterEvents) + censusUsd },
+  };
+}
+
 export interface CostModel {
-  /** Per exit event at the kubelet cap (a long back-off: the schedule), one event per API request and 100. */
+  /** Per exit event at the kubelet cap (a long back-off: the schedule, and the wait's BackOff on the bus), one event per API request and 100. */
   readonly exitEvent: Record<'second' | 'minute', { readonly batch1: Breakdown; readonly batch100: Breakdown }>;
-  /** Per restart after a long back-off (300 s, the kubelet cap), reminders (BackOff events) included. */
+  /** Per restart after a long back-off (300 s, the kubelet cap). */
   readonly restart: Record<'second' | 'minute', Breakdown>;
   /** Per restart after a short back-off (the fine stage, at either precision), and an immediate restart. */
   readonly shortRestart: Record<'second' | 'minute', Breakdown>;
   readonly immediateRestart: Breakdown;
-  /** One BackOff reminder: one sync's share for one waiting container (per minute of waiting). */
-  readonly reminder: Breakdown;
-  /** The sync's fixed cost per month (no containers waiting) and per waiting container-minute. */
+  /** The sync's fixed cost per month: its invocation, time and range queries, whatever waits. */
   readonly syncFixedUsdPerMonth: number;
+  /** 100,000 containers in CrashLoopBackOff for a day. */
+  readonly crashLoopDay: CrashLoopDay;
   readonly naive: {
     readonly scan: NaiveComparison;
     /** One Lambda sleeping out the back-off per restart. */
@@ -185,10 +257,10 @@ export interface CostModel {
   };
 }
 
-/** Restarts at the kubelet cap wait this long; the sync reminds once a minute meanwhile. */
+/** Restarts at the kubelet cap wait this long. */
 export const CAP_BACKOFF_SECONDS = 300;
 
-export function buildCostModel(operations: MeasuredOperations, sync: { readonly waiting: number }): CostModel {
+export function buildCostModel(operations: MeasuredOperations): CostModel {
   const api = (share: number): LineItem => line('API Gateway HTTP API request', share, 'apiHttpRequest');
   const consumer = (label: string) => line(`${label}: SQS ReceiveMessage + DeleteMessageBatch`, ASSUMPTIONS.sqsConsumerRequestsPerMessage, 'sqsRequest');
   const scheduled = line('EventBridge Scheduler invocation', 1, 'schedulerInvocation');
@@ -197,17 +269,8 @@ export function buildCostModel(operations: MeasuredOperations, sync: { readonly 
   const restart = {} as CostModel['restart'];
   const shortRestart = {} as CostModel['shortRestart'];
 
-  // One sync's cost, split: the part that does not depend on waiting containers, and the part per waiting container.
+  // The sync reads nothing of a container that waits: its cost is a fixed one (below).
   const syncRun = measured(operations, 'second', 'sync');
-  const perWaiting = (value: number) => value / sync.waiting;
-  const reminderItems: LineItem[] = [
-    line('sync: DynamoDB index read of the container', perWaiting(syncRun.rru), 'dynamoReadUnit'),
-    line('sync: BackOff event on the bus', perWaiting(syncRun.busEntries), 'eventBridgeEvent'),
-    line('sync: BackOff log line', perWaiting(syncRun.logBytes) / 1e9, 'logsIngestedGb'),
-  ];
-  const reminder = breakdown('one BackOff reminder (one minute of waiting)', reminderItems);
-  const reminders = CAP_BACKOFF_SECONDS / ASSUMPTIONS.syncPeriodSeconds;
-  const remindersItems = reminderItems.map((item) => ({ ...item, item: `${item.item} × ${reminders} minutes`, quantity: item.quantity * reminders, usd: item.usd * reminders }));
 
   for (const precision of ['second', 'minute'] as const) {
     const longExit = measured(operations, precision, 'exit: long back-off');
@@ -223,11 +286,10 @@ export function buildCostModel(operations: MeasuredOperations, sync: { readonly 
         ...invocationItems('restart handler, early callback (hands over to the fine stage)', early),
         consumer('fine stage'),
         ...invocationItems('restart handler, dispatch', dispatch),
-        ...remindersItems,
       ]);
     } else {
       const dispatch = measured(operations, precision, 'restart: dispatch (schedule)');
-      restart[precision] = breakdown('restart after 300 s, minute precision', [scheduled, ...invocationItems('restart handler, dispatch', dispatch), ...remindersItems]);
+      restart[precision] = breakdown('restart after 300 s, minute precision', [scheduled, ...invocationItems('restart handler, dispatch', dispatch)]);
     }
     // A short back-off takes the fine stage with either precision.
     shortRestart[precision] = breakdown(`restart after a short back-off, ${precision} precision`, [
@@ -237,7 +299,7 @@ export function buildCostModel(operations: MeasuredOperations, sync: { readonly 
   }
   const immediateRestart = breakdown('immediate restart (restart now)', [consumer('fine stage'), ...invocationItems('restart handler, dispatch', measured(operations, 'second', 'restart: dispatch'))]);
 
-  // The sync's fixed part: its invocation, duration and the reads of empty shards, every minute.
+  // The sync's fixed part: its invocation, duration and its range queries, every minute.
   const runsPerMonth = ASSUMPTIONS.secondsPerMonth / ASSUMPTIONS.syncPeriodSeconds;
   const queries = syncRun.calls.Query ?? 0;
   const fixedPerRun = [
@@ -253,8 +315,8 @@ export function buildCostModel(operations: MeasuredOperations, sync: { readonly 
     restart,
     shortRestart,
     immediateRestart,
-    reminder,
     syncFixedUsdPerMonth,
+    crashLoopDay: crashLoopDay(100_000, measured(operations, 'second', 'exit: long back-off').busEntries, itemBytes),
     naive: {
       scan: naiveScanVsSync(100_000, itemBytes, syncRun.rru),
       sleepingLambdaPerMillionRestarts: { '128': sleepingLambdaUsd(CAP_BACKOFF_SECONDS, 128) * 1e6, '512': sleepingLambdaUsd(CAP_BACKOFF_SECONDS, 512) * 1e6 },

@@ -6,6 +6,7 @@ import type { IngestResult } from './ingest.ts';
 import type { RestartsResult } from './restarts.ts';
 import type { StormResult } from './storm.ts';
 import type { SyncResult } from './sync-cost.ts';
+import type { SyncScaleResult } from './sync-scale.ts';
 
 export interface RunMeta {
   readonly mode: 'quick' | 'full';
@@ -32,6 +33,7 @@ export interface BenchResult {
   readonly calls: { readonly operations: CallsResult['operations'] };
   readonly restarts: RestartsResult & { readonly synchronized?: RestartsResult };
   readonly sync: SyncResult;
+  readonly syncScale: SyncScaleResult;
   readonly memory: { readonly peakRssMb: number; readonly source: string; readonly heapUsedMbAfter: number; readonly live: IngestResult['liveMemory'] };
   readonly bundles: BundlesResult;
   readonly storm: StormResult;
@@ -64,7 +66,10 @@ export const REQUIRED_NUMBERS = [
   'storm.local.lastRestartMs',
 ] as const;
 
-export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'bundles'] as const;
+export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'syncScale.rows', 'bundles'] as const;
+
+/** The fields the issue names for each size of the sync-scale benchmark. */
+export const SYNC_SCALE_FIELDS = ['waiting', 'overdue', 'itemsRead', 'busEntries', 'peakRssMb', 'wallMs'] as const;
 
 function at(value: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((current, key) => (current && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined), value);
@@ -80,6 +85,12 @@ export function missingFields(result: unknown): string[] {
   for (const path of REQUIRED_OBJECTS) {
     const value = at(result, path);
     if (!value || typeof value !== 'object' || Object.keys(value).length === 0) missing.push(path);
+  }
+  const rows = at(result, 'syncScale.rows');
+  if (Array.isArray(rows)) {
+    rows.forEach((row: Record<string, unknown>, index) => {
+      for (const field of SYNC_SCALE_FIELDS) if (typeof row?.[field] !== 'number') missing.push(`syncScale.rows.${index}.${field}`);
+    });
   }
   const calls = at(result, 'callsPerExit') as Record<string, Record<string, unknown>> | undefined;
   for (const kind of ['restartNow', 'shortBackoff', 'longBackoff', 'duplicate', 'noRestart']) {

@@ -1,15 +1,15 @@
 /**
- * `npm run bench [-- --quick] [--out FILE] [--docs | --no-docs] [--from FILE] [--only SECTION] [--json]`
+ * `npm run bench [-- --quick] [--only SECTION] [--json] [--out FILE] [--docs | --no-docs] [--from FILE]`
  *
  * Measures the local runtime and the Lambda handlers, each figure against its
  * baseline in the same run, prints a summary, writes the JSON (--out) and, for
  * a full run, docs/BENCHMARKS.md, docs/COST.md and docs/img/*.svg.
  *   --quick    the whole run in under a minute (the same JSON fields as a full run)
+ *   --only S   measure one section only (ingest, calls, restarts, sync, sync-scale, bundles, storm) and write no docs
+ *   --json     print the result as JSON on stdout instead of the summary (progress goes to stderr)
  *   --out F    write the result as JSON to F
  *   --docs     write the docs even for a quick run; --no-docs: not even for a full run
  *   --from F   measure nothing: print and write the docs from a result saved with --out
- *   --only S   measure one section (storm) and print its figures; writes no docs
- *   --json     print the result as JSON (with --only: `{"storm": {…}}`)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ const { benchIngest } = await import('./ingest.ts');
 const { benchCalls } = await import('./calls.ts');
 const { benchRestarts } = await import('./restarts.ts');
 const { benchSync } = await import('./sync-cost.ts');
+const { benchSyncScale } = await import('./sync-scale.ts');
 const { benchBundles } = await import('./bundles.ts');
 const { benchStorm } = await import('./storm.ts');
 const { buildCostModel } = await import('./cost.ts');
@@ -50,6 +51,21 @@ const { values: flags } = parseArgs({
 // With --json, stdout carries the JSON alone: progress and the summary go to stderr.
 const printJson = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 if (flags.json) console.log = (...args: unknown[]) => console.error(...args);
+/** Progress lines: on stderr with --json (console.log is redirected above). */
+const log = (line: string) => console.log(line);
+
+const SECTIONS = ['ingest', 'calls', 'restarts', 'sync', 'sync-scale', 'bundles', 'storm'] as const;
+type Section = (typeof SECTIONS)[number];
+if (flags.only !== undefined && !(SECTIONS as readonly string[]).includes(flags.only)) {
+  console.error(`--only: expected one of ${SECTIONS.join(', ')}, got ${JSON.stringify(flags.only)}`);
+  process.exit(2);
+}
+const only = flags.only as Section | undefined;
+
+/** The round trips the issue's replay gave DynamoDB and EventBridge calls. */
+const SYNC_SCALE_LATENCY = { dynamo: 30, eventBridge: 25 };
+/** The V8 heap a 512 MB Lambda function gets (old space; the rest is code, buffers and the runtime). */
+const LAMBDA_512_HEAP_MB = 448;
 
 /** What each mode measures. Quick: every field, smaller samples (under a minute on 2 idle cores). */
 function planFor(quick: boolean) {
@@ -60,6 +76,7 @@ function planFor(quick: boolean) {
         restarts: { ...fastPolicy, containers: 90, restartsPerContainer: 12, staggerMs: 1_600, warmup: { containers: 10, restarts: 4 } },
         synchronized: undefined,
         sync: { idleSizes: [0, 10_000], waiting: 100, repetitions: 3 },
+        syncScale: { sizes: [0, 10_000], overdue: 1_000, latencyMs: SYNC_SCALE_LATENCY, maxOldSpaceMb: LAMBDA_512_HEAP_MB },
         calls: { containers: 5, syncWaiting: 100 },
         bundleRuns: 2,
         storm: { containers: 2_000, perSecond: 500, burst: 500, callers: 16, batch: 100, concurrency: 4 },
@@ -69,6 +86,7 @@ function planFor(quick: boolean) {
         restarts: { ...fastPolicy, containers: 100, restartsPerContainer: 30, staggerMs: 2_000, warmup: { containers: 40, restarts: 6 } },
         synchronized: { ...fastPolicy, containers: 100, restartsPerContainer: 10, staggerMs: 0, warmup: { containers: 40, restarts: 6 } },
         sync: { idleSizes: [0, 10_000, 100_000], waiting: 100, repetitions: 10 },
+        syncScale: { sizes: [0, 10_000, 100_000], overdue: 1_000, latencyMs: SYNC_SCALE_LATENCY, maxOldSpaceMb: LAMBDA_512_HEAP_MB },
         calls: { containers: 30, syncWaiting: 100 },
         bundleRuns: 7,
         storm: { containers: 10_000, perSecond: 500, burst: 500, callers: 16, batch: 100, concurrency: 4 },
@@ -85,13 +103,36 @@ function gitCommit(): string | undefined {
   }
 }
 
+/** Runs one section alone (--only): its result under the key the full result gives it. */
+async function measureOne(quick: boolean, name: Section): Promise<Record<string, unknown>> {
+  const plan = planFor(quick);
+  switch (name) {
+    case 'ingest':
+      return { ingest: await benchIngest(plan.ingest, log) };
+    case 'calls':
+      return { calls: await benchCalls(plan.calls, log) };
+    case 'restarts':
+      return { restarts: await benchRestarts(plan.restarts, log) };
+    case 'sync':
+      return { sync: await benchSync(plan.sync, log) };
+    case 'sync-scale': {
+      const scale = await benchSyncScale(plan.syncScale, log);
+      return { syncScale: scale.rows, syncScaleRun: { latencyMs: scale.latencyMs, maxOldSpaceMb: scale.maxOldSpaceMb, itemBytes: scale.itemBytes } };
+    }
+    case 'bundles':
+      return { bundles: await benchBundles(plan.bundleRuns, log) };
+    case 'storm':
+      return { storm: await benchStorm(plan.storm, log) };
+  }
+}
+
 async function measure(quick: boolean): Promise<BenchResult> {
   const plan = planFor(quick);
-  const progress = (line: string) => console.log(line);
+  const progress = log;
   const sections: Record<string, number> = {};
   const section = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const started = performance.now();
-    console.log(`— ${name}`);
+    log(`— ${name}`);
     try {
       return await work();
     } finally {
@@ -102,17 +143,18 @@ async function measure(quick: boolean): Promise<BenchResult> {
   const startedAt = new Date();
   const started = performance.now();
   const loadBefore = loadavg()[0]!;
-  console.log(`restart-scheduler benchmarks (${quick ? 'quick' : 'full'} run); load average ${loadBefore.toFixed(2)} on ${cpus().length} cores`);
-  if (loadBefore > cpus().length) console.log('note: the machine is busy (load above the core count); figures will be lower and noisier than on an idle machine');
+  log(`restart-scheduler benchmarks (${quick ? 'quick' : 'full'} run); load average ${loadBefore.toFixed(2)} on ${cpus().length} cores`);
+  if (loadBefore > cpus().length) log('note: the machine is busy (load above the core count); figures will be lower and noisier than on an idle machine');
 
   const ingest = await section('1, 2, 6: ingest throughput, latency, memory', () => benchIngest(plan.ingest, progress));
   const calls = await section('3: calls per exit event (and the cost inputs)', () => benchCalls(plan.calls, progress));
   const restarts = await section('4: restart timing', () => benchRestarts(plan.restarts, progress));
   const synchronized = plan.synchronized ? await section('4: restart timing, synchronised wave', () => benchRestarts(plan.synchronized!, progress)) : undefined;
   const sync = await section('5: sync cost against table size', () => benchSync(plan.sync, progress));
+  const syncScale = await section('5b: sync at scale: overdue against waiting', () => benchSyncScale(plan.syncScale, progress));
   const bundles = await section('7: Lambda bundles', () => benchBundles(plan.bundleRuns, progress));
   const storm = await section('10: restart storm', () => benchStorm(plan.storm, progress));
-  const model = buildCostModel(calls.operations, { waiting: calls.syncWaiting });
+  const model = buildCostModel(calls.operations);
   const commit = gitCommit();
 
   return {
@@ -136,6 +178,7 @@ async function measure(quick: boolean): Promise<BenchResult> {
     calls: { operations: calls.operations },
     restarts: { ...restarts, ...(synchronized ? { synchronized } : {}) },
     sync,
+    syncScale,
     memory: { peakRssMb: ingest.runtimePeakRssMb, source: ingest.memorySource, heapUsedMbAfter: ingest.runtimeHeapUsedMb, live: ingest.liveMemory },
     bundles,
     storm,
@@ -170,6 +213,10 @@ function printSummary(result: BenchResult): void {
         ['restarts / early', `${restarts.count} / ${restarts.early}`],
         ['lateness p50 / p99 / max', `${restarts.latenessP50Ms} / ${restarts.latenessP99Ms} / ${restarts.latenessMaxMs} ms`],
         ['sync items read by idle entries', Object.entries(sync.itemsRead).map(([idle, read]) => `${idle}: ${read}`).join(', ')],
+        [
+          `sync at scale (${result.syncScale.rows[0]?.overdue ?? 0} overdue): items read / bus entries / peak RSS by waiting`,
+          result.syncScale.rows.map((row) => `${row.waiting}: ${row.itemsRead} / ${row.busEntries} / ${formatNumber(row.peakRssMb)} MB`).join(', '),
+        ],
         ['peak RSS of the runtime', `${formatNumber(result.memory.peakRssMb)} MB`],
         ['storm (fleet): busiest second / early / last restart', `${result.storm.fleet.busiestSecond} fired (bound ${result.storm.bound}) / ${result.storm.fleet.early} / ${formatNumber(result.storm.fleet.lastRestartMs / 1_000, 1)} s`],
         ['storm (local runtime): busiest second / early / last restart', `${result.storm.local.busiestSecond} fired / ${result.storm.local.early} / ${formatNumber(result.storm.local.lastRestartMs / 1_000, 1)} s`],
@@ -181,22 +228,16 @@ function printSummary(result: BenchResult): void {
   );
 }
 
-/** Sections `--only` can measure by themselves, each under the key it has in the full result. */
-const ONLY: Record<string, (quick: boolean) => Promise<Record<string, unknown>>> = {
-  storm: async (quick) => ({ storm: await benchStorm(planFor(quick).storm, (line) => console.log(line)) }),
-};
-
-if (flags.only !== undefined) {
-  const measureOnly = ONLY[flags.only];
-  if (!measureOnly) {
-    console.error(`--only: unknown section ${JSON.stringify(flags.only)}; one of ${Object.keys(ONLY).join(', ')}`);
-    process.exit(2);
+if (only) {
+  const partial = await measureOne(flags.quick === true, only);
+  if (flags.out) {
+    mkdirSync(dirname(resolve(flags.out)), { recursive: true });
+    writeFileSync(resolve(flags.out), `${JSON.stringify(partial, null, 2)}\n`);
+    log(`wrote ${resolve(flags.out)}`);
   }
-  const measuredOnly = await measureOnly(flags.quick === true);
-  if (flags.json) printJson(measuredOnly);
-  else console.log(JSON.stringify(measuredOnly, null, 2));
-  if (flags.out) writeFileSync(resolve(flags.out), `${JSON.stringify(measuredOnly, null, 2)}\n`);
-  process.exit(0);
+  if (flags.json) printJson(partial);
+  else console.log(JSON.stringify(partial, null, 2));
+  process.exit(process.exitCode ?? 0);
 }
 
 const fromFile = flags.from ? (JSON.parse(readFileSync(resolve(flags.from), 'utf8')) as BenchResult) : undefined;
@@ -215,7 +256,7 @@ if (flags.out) {
   const out = resolve(flags.out);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`wrote ${out}`);
+  log(`wrote ${out}`);
 }
 if (writeDocs) {
   const docs = join(PROJECT_ROOT, 'docs');
@@ -223,7 +264,7 @@ if (writeDocs) {
   for (const plot of plots) writeFileSync(join(docs, 'img', plot.file), plot.svg);
   writeFileSync(join(docs, 'BENCHMARKS.md'), benchmarksMarkdown(result));
   writeFileSync(join(docs, 'COST.md'), costMarkdown(result));
-  console.log(`wrote docs/BENCHMARKS.md, docs/COST.md and ${plots.length} plots under docs/img/`);
+  log(`wrote docs/BENCHMARKS.md, docs/COST.md and ${plots.length} plots under docs/img/`);
 }
 printSummary(result);
 if (flags.json) printJson(result);

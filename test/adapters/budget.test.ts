@@ -108,9 +108,9 @@ describe('DynamoRestartBudget', () => {
     expect(item.Item).toEqual({ pk: { S: 'budget#batch#0' }, tat: { N: String(T0 + 1_000) } });
     expect((await store.list({})).items.map((state) => state.key)).toEqual([planned.key]);
     const waiting = await Promise.all([0, 1].map((shard) => store.listWaiting(shard)));
-    expect(waiting.flatMap((page) => page.items.map((state) => state.key))).toEqual([planned.key]);
+    expect(waiting.flatMap((page) => page.items)).toEqual([planned.key]);
     clock.set(T0 + 365 * 86_400_000);
-    const expired = await Promise.all([0, 1].map((shard) => store.listExpired(shard, clock.now(), 100)));
+    const expired = await Promise.all([0, 1].map((shard) => store.listExpired(shard, clock.now(), { limit: 100 })));
     expect(expired.flatMap((page) => page.items.map((entry) => entry.key))).toEqual([planned.key]);
   });
 

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   ASSUMPTIONS,
   buildCostModel,
-  CAP_BACKOFF_SECONDS,
   invocationItems,
   line,
   modelledDurationMs,
@@ -102,10 +101,10 @@ describe('the naive design', () => {
 describe('buildCostModel', () => {
   const shapes: MeasuredOperations = {
     second: {
-      'exit: long back-off': invocation({ calls: { GetItem: 1, PutItem: 1, CreateSchedule: 1 }, wru: 4 }),
+      'exit: long back-off': invocation({ calls: { GetItem: 1, PutItem: 1, CreateSchedule: 1, PutEvents: 1 }, wru: 4, busEntries: 1 }),
       'restart: early callback': invocation({ calls: { GetItem: 1, SendMessage: 1 }, wru: 0 }),
       'restart: dispatch': invocation({ calls: { GetItem: 1, PutItem: 2, PutEvents: 1 }, wru: 4, busEntries: 1 }),
-      sync: invocation({ calls: { Query: 32, PutEvents: 10 }, rru: 24, wru: 0, busEntries: 100, logBytes: 50_000, durationMs: { p50: 70 } }),
+      sync: invocation({ calls: { Query: 64 }, rru: 32, wru: 0, busEntries: 0, logBytes: 500, durationMs: { p50: 20 } }),
     },
     minute: {
       'exit: long back-off': invocation({ calls: { GetItem: 1, PutItem: 1, CreateSchedule: 1 }, wru: 4 }),
@@ -113,7 +112,7 @@ describe('buildCostModel', () => {
       'restart: dispatch (schedule)': invocation({ calls: { GetItem: 1, PutItem: 2, PutEvents: 1 }, wru: 6, busEntries: 1 }),
     },
   };
-  const model = buildCostModel(shapes, { waiting: 100 });
+  const model = buildCostModel(shapes);
 
   it('prices a hundred events per request below one per request', () => {
     expect(model.exitEvent.second.batch100.usdPerMillion).toBeLessThan(model.exitEvent.second.batch1.usdPerMillion);
@@ -132,11 +131,23 @@ describe('buildCostModel', () => {
     expect(model.shortRestart.minute.usdPerMillion).toBeCloseTo(model.shortRestart.second.usdPerMillion, 9);
   });
 
-  it('includes one reminder per minute of the wait, priced per waiting container from the sync', () => {
-    const reminders = CAP_BACKOFF_SECONDS / ASSUMPTIONS.syncPeriodSeconds;
-    const events = model.restart.second.items.filter((item) => item.item.startsWith('sync: BackOff event'));
-    expect(events).toHaveLength(1);
-    expect(events[0]!.quantity).toBeCloseTo((100 / 100) * reminders, 12);
+  it('charges a wait’s BackOff to the exit that starts it, and nothing to the restart while it waits', () => {
+    expect(model.exitEvent.second.batch1.items.find((item) => item.item === 'exit handler: EventBridge events')?.quantity).toBe(1);
+    expect(model.restart.second.items.some((item) => item.item.startsWith('sync'))).toBe(false);
+  });
+
+  it('prices a day of 100,000 containers in CrashLoopBackOff: one BackOff per sync run before, one per wait after', () => {
+    const day = model.crashLoopDay;
+    expect(day.waitsPerDay).toBe(28_800_000);
+    expect(day.before.busEvents).toBe(144_000_000);
+    expect(day.before.busUsd).toBeCloseTo(144, 9);
+    expect(day.after).toMatchObject({ busEntriesPerWait: 1, repeatsPerWait: 0, busEvents: 28_800_000 });
+    expect(day.after.busUsd).toBeCloseTo(28.8, 9);
+    // 100,000 keys-only entries of 100 B: 2,442 units of 4 KB, half price, every minute.
+    expect(day.after.censusRruPerRun).toBe(1_221);
+    expect(day.after.logUsd).toBeCloseTo(((28_800_000 * ASSUMPTIONS.backOffLogLineBytes) / 1e9) * 0.5, 9);
+    expect(day.after.totalUsd).toBeCloseTo(28.8 + day.after.logUsd + (1_221 * 1_440 * 0.125) / 1e6, 9);
+    expect(day.before.totalUsd).toBeGreaterThan(5 * day.after.totalUsd);
   });
 
   it('is the sum of its line items', () => {
@@ -150,6 +161,6 @@ describe('buildCostModel', () => {
   });
 
   it('names a missing measurement', () => {
-    expect(() => buildCostModel({ second: {}, minute: {} }, { waiting: 1 })).toThrow(/no measurement of "sync"/);
+    expect(() => buildCostModel({ second: {}, minute: {} })).toThrow(/no measurement of "sync"/);
   });
 });

@@ -7,6 +7,7 @@ const complete = {
   callsPerExit: { restartNow: { ...counts }, shortBackoff: { ...counts }, longBackoff: { ...counts }, duplicate: { ...counts }, noRestart: { ...counts } },
   restarts: { count: 1_000, early: 0, latenessP50Ms: 1, latenessP99Ms: 5, latenessMaxMs: 9 },
   sync: { itemsRead: { '0': 100, '10000': 100 } },
+  syncScale: { rows: [{ waiting: 0, overdue: 1_000, itemsRead: 1_000, busEntries: 1_000, peakRssMb: 110, wallMs: 9_000 }] },
   memory: { peakRssMb: 200 },
   bundles: { handlers: [] },
   storm: { fleet: { busiestSecond: 999, early: 0, lastRestartMs: 19_000 }, local: { busiestSecond: 300, early: 0, lastRestartMs: 40_000 } },
@@ -26,6 +27,12 @@ describe('missingFields', () => {
     expect(missingFields(copy)).toContain(path);
     delete parent[field];
     expect(missingFields(copy)).toContain(path);
+  });
+
+  it('names a sync-scale row without one of the fields the issue names', () => {
+    const copy = structuredClone(complete) as unknown as { syncScale: { rows: Record<string, unknown>[] } };
+    delete copy.syncScale.rows[0]!.peakRssMb;
+    expect(missingFields(copy)).toEqual(['syncScale.rows.0.peakRssMb']);
   });
 
   it('names an empty sync.itemsRead, a missing bundles and a missing call count', () => {

@@ -190,7 +190,7 @@ describe('restart-scheduler status', () => {
   it('prints the API ContainerView array with --json, and filters by --namespace and --state', async () => {
     const { out } = await cli('status', '--endpoint', runtime.url, '--json');
     const views = JSON.parse(out) as ContainerView[];
-    expect(views.map((view) => view.key).sort()).toEqual((await client.listContainers()).items.map((view) => view.key).sort());
+    expect(views.map((view) => view.key).sort()).toEqual((await client.listContainers({ limit: 1000 })).items.map((view) => view.key).sort());
     expect(views.find((view) => view.pod === 'job-0')).toMatchObject({ state: 'Terminated', reason: 'Completed', lastExit: { exitCode: 0 } });
 
     const jobs = JSON.parse((await cli('status', '--endpoint', runtime.url, '--json', '--namespace', 'jobs')).out) as ContainerView[];

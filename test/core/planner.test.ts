@@ -130,7 +130,7 @@ describe('planExit', () => {
       expect(plans.map((plan) => plan.decision.decision)).toEqual(['RestartNow', ...Array(7).fill('RestartScheduled')]);
     });
 
-    it('waits in CrashLoopBackOff with kubelet’s message and a RestartScheduled event', () => {
+    it('waits in CrashLoopBackOff with kubelet’s message, a RestartScheduled event and the wait’s first BackOff', () => {
       const [, second] = crashLoop([1_000, 1_000]);
       const finishedAt = T0 + 2_000;
       expect(second!.decision).toEqual({
@@ -155,7 +155,20 @@ describe('planExit', () => {
         createdAt: T0 + 1_000,
         updatedAt: finishedAt,
       });
-      expect(second!.events.map((event) => event.type)).toEqual(['Exited', 'RestartScheduled']);
+      expect(second!.events.map((event) => event.type)).toEqual(['Exited', 'RestartScheduled', 'BackOff']);
+      expect(second!.events[2]).toMatchObject({
+        type: 'BackOff',
+        reason: 'CrashLoopBackOff',
+        restartCount: 2,
+        delayMs: 10_000,
+        restartAt: new Date(finishedAt + 10_000).toISOString(),
+        count: 1,
+        firstTimestamp: new Date(finishedAt).toISOString(),
+        lastTimestamp: new Date(finishedAt).toISOString(),
+        message: `Back-off 10s restarting failed container=app pod=${POD}`,
+      });
+      // A 10 s wait is shorter than the 5 min interval: no repeat is due.
+      expect(second!.next!.backOffEvent).toEqual({ restartCount: 2, delayMs: 10_000, count: 1, firstTimestamp: finishedAt, lastTimestamp: finishedAt });
       expect(second!.events[1]).toMatchObject({
         type: 'RestartScheduled',
         exitCode: 1,
@@ -187,7 +200,7 @@ describe('planExit', () => {
       const plan = planExit(first.next, exitAt(finishedAt, { exitId: 'b' }), options(now));
       expect(plan.decision).toMatchObject({ decision: kind, restartAt: finishedAt + restartAfterMs, delayMs: 10_000, backoffMs: 20_000 });
       expect(plan.next?.backoff).toEqual({ backoffMs: 20_000, lastUpdate: finishedAt + restartAfterMs });
-      expect(plan.events.map((event) => event.type)).toEqual(kind === 'RestartScheduled' ? ['Exited', 'RestartScheduled'] : ['Exited']);
+      expect(plan.events.map((event) => event.type)).toEqual(kind === 'RestartScheduled' ? ['Exited', 'RestartScheduled', 'BackOff'] : ['Exited']);
     });
   });
 
@@ -198,7 +211,7 @@ describe('planExit', () => {
     it('does not reset after a run of exactly resetAfter', () => {
       const plans = crashLoop([...streak, KUBELET.resetAfterMs]);
       expect(last(plans).decision).toMatchObject({ decision: 'RestartScheduled', delayMs: 40_000, backoffMs: 80_000 });
-      expect(last(plans).events.map((event) => event.type)).toEqual(['Exited', 'RestartScheduled']);
+      expect(last(plans).events.map((event) => event.type)).toEqual(['Exited', 'RestartScheduled', 'BackOff']);
     });
 
     it('resets after a run 1 ms longer than resetAfter', () => {
@@ -224,6 +237,54 @@ describe('planExit', () => {
       expect(policy).toMatchObject({ initialMs: 1_000, maxMs: 1_000, resetAfterMs: 600_000 });
       const plans = crashLoop([0, 0, runMs], policy);
       expect(last(plans).decision.delayMs).toBe(delayMs);
+    });
+  });
+
+  describe('BackOff records (Kubernetes event correlation)', () => {
+    const backOffs = (plans: readonly ExitPlan[]) => plans.flatMap((plan) => plan.events.filter((event) => event.type === 'BackOff'));
+
+    it('records one BackOff per wait, starting a new series whenever the message changes', () => {
+      const plans = crashLoop(Array(6).fill(0));
+      expect(backOffs(plans).map((record) => [record.count, record.message.split(' ')[1]])).toEqual([
+        [1, '10s'],
+        [1, '20s'],
+        [1, '40s'],
+        [1, '1m20s'],
+        [1, '2m40s'],
+      ]);
+    });
+
+    it('continues the series at the cap, where every wait has the same message: count and firstTimestamp carry over', () => {
+      const plans = crashLoop(Array(10).fill(0));
+      const atCap = backOffs(plans).filter((record) => record.message.startsWith('Back-off 5m0s'));
+      expect(atCap.map((record) => record.count)).toEqual([1, 2, 3, 4]);
+      expect(new Set(atCap.map((record) => record.firstTimestamp)).size).toBe(1);
+      expect(atCap.map((record) => record.lastTimestamp)).toEqual([...new Set(atCap.map((record) => record.lastTimestamp))]);
+      expect(Date.parse(atCap.at(-1)!.lastTimestamp!) - Date.parse(atCap[0]!.firstTimestamp!)).toBe(3 * 300_000);
+    });
+
+    it('starts over after a back-off reset, even with the same message', () => {
+      const constant = resolveBackoffPolicy({ initial: '1m', max: '1m' });
+      const plans = crashLoop([0, 0, 0, constant.resetAfterMs + 1, 0], constant);
+      expect(backOffs(plans).map((record) => record.count)).toEqual([1, 2, 1]);
+    });
+
+    it('asks for a repeat one interval after the record when the wait outlasts the interval, and for none otherwise', () => {
+      const hourly = resolveBackoffPolicy({ initial: '1h', max: '1h' });
+      const [, second] = [planExit(undefined, exitAt(T0, { exitId: 'a' }), options(T0, { policy: hourly }))].flatMap((first) => [
+        first,
+        planExit(first.next, exitAt(T0 + 1_000, { exitId: 'b' }), options(T0 + 1_000, { policy: hourly, backOffEventIntervalMs: 600_000 })),
+      ]);
+      expect(second!.next!.backOffEvent).toMatchObject({ count: 1, lastTimestamp: T0 + 1_000, nextRepeatAt: T0 + 1_000 + 600_000 });
+      const [, short] = crashLoop([0, 0]);
+      expect(short!.next!.backOffEvent).not.toHaveProperty('nextRepeatAt');
+    });
+
+    it('keeps the series through a dispatch and a termination, without a new record', () => {
+      const plans = crashLoop([0, 0]);
+      const terminated = planExit(plans[1]!.next, exitAt(T0 + 20_000, { exitId: 'c', restartPolicy: 'Never' }), options(T0 + 20_000));
+      expect(terminated.events.map((event) => event.type)).toEqual(['Exited', 'Terminated']);
+      expect(terminated.next!.backOffEvent).toEqual(plans[1]!.next!.backOffEvent);
     });
   });
 

@@ -12,6 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_SCHEMA } from '../../lib/adapters/dynamodb/schema.ts';
+import { createTableInput } from '../../lib/adapters/dynamodb/store.ts';
 import { EVENT_RECORD_SCHEMA, eventRecord, type EventRecord } from '../../lib/core/index.ts';
 import { BackoffTable } from '../../lib/infra/backoff-table.ts';
 import { CONTAINER_KEY_PLACEHOLDER, EventQueries, eventQueries } from '../../lib/infra/event-queries.ts';
@@ -64,20 +65,15 @@ describe('BackoffTable', () => {
     });
   });
 
-  it('has exactly the sparse indexes of TABLE_SCHEMA, with their keys and projections', () => {
-    const expected = Object.values(TABLE_SCHEMA.indexes).map((index) => ({
-      IndexName: index.indexName,
-      KeySchema: [
-        { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
-        { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: index.projection },
-    }));
-    template.hasResourceProperties('AWS::DynamoDB::Table', { GlobalSecondaryIndexes: expected });
-    const attributes = Object.values(TABLE_SCHEMA.indexes).flatMap((index) => [index.partitionKey, index.sortKey]);
-    template.hasResourceProperties('AWS::DynamoDB::Table', {
-      AttributeDefinitions: Match.arrayWith(attributes.map((key) => ({ AttributeName: key.name, AttributeType: key.type }))),
-    });
+  it('has exactly the indexes of TABLE_SCHEMA, with their keys and projections, as the local runtime creates them', () => {
+    const local = createTableInput('local');
+    const [table] = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    const byName = <T extends { IndexName?: string }>(indexes: T[]) => [...indexes].sort((a, b) => String(a.IndexName).localeCompare(String(b.IndexName)));
+    expect(byName(table!.Properties.GlobalSecondaryIndexes)).toEqual(byName(local.GlobalSecondaryIndexes!));
+    const byAttribute = <T extends { AttributeName?: string }>(keys: T[]) => [...keys].sort((a, b) => String(a.AttributeName).localeCompare(String(b.AttributeName)));
+    expect(byAttribute(table!.Properties.AttributeDefinitions)).toEqual(byAttribute(local.AttributeDefinitions!));
+    expect(local.GlobalSecondaryIndexes!.map((index) => index.IndexName).sort()).toEqual(Object.values(TABLE_SCHEMA.indexes).map((index) => index.indexName).sort());
+    expect(local.GlobalSecondaryIndexes!.find((index) => index.IndexName === 'byState')!.Projection).toEqual({ ProjectionType: 'INCLUDE', NonKeyAttributes: ['namespace'] });
   });
 
   it('is retained when it leaves the stack, by default', () => {
@@ -150,8 +146,24 @@ describe('RestartTimers', () => {
     template = Template.fromStack(stack);
   });
 
-  it('creates a schedule group for the restart schedules', () => {
+  it('creates a schedule group for the restart schedules, named by CloudFormation and deleted with the stack by default', () => {
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+    const [group] = Object.values(template.findResources('AWS::Scheduler::ScheduleGroup'));
+    // No Name: a retained group can never block the next deployment with its name.
+    expect(group!.Properties ?? {}).not.toHaveProperty('Name');
+    expect(group).toMatchObject({ DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    expect(stack.resolve(timers.scheduleGroupName)).toEqual({ Ref: logicalId(timers.scheduleGroup) });
+  });
+
+  it.each([
+    [RemovalPolicy.RETAIN, 'Retain'],
+    [RemovalPolicy.DESTROY, 'Delete'],
+  ])('gives the schedule group the removal policy it is given (%s)', (removalPolicy, deletionPolicy) => {
+    const other = new Stack(new App(), 'RetainedTimers');
+    new RestartTimers(other, 'Timers', { removalPolicy });
+    const [group] = Object.values(Template.fromStack(other).findResources('AWS::Scheduler::ScheduleGroup'));
+    expect(group).toMatchObject({ DeletionPolicy: deletionPolicy });
+    expect(group!.Properties ?? {}).not.toHaveProperty('Name');
   });
 
   it('encrypts both queues, refuses non-TLS access to them, and redrives the fine stage to the dead-letter queue', () => {
@@ -192,13 +204,9 @@ describe('RestartTimers', () => {
     ]);
   });
 
-  it('lets the Scheduler role invoke the restart function (not its versions) and send to the fine stage and the dead-letter queue, nothing more', () => {
+  it('lets the Scheduler role invoke the restart function (not its versions) and dead-letter to its queue, nothing more: no schedule targets the fine stage', () => {
     expect(grants(statementsByRole(template).get(logicalId(timers.schedulerRole))!)).toEqual(
-      [
-        `lambda:InvokeFunction <${logicalId(restart)}.Arn>`,
-        `sqs:SendMessage <${logicalId(timers.fineStageQueue)}.Arn>`,
-        `sqs:SendMessage <${logicalId(timers.deadLetterQueue)}.Arn>`,
-      ].sort(),
+      [`lambda:InvokeFunction <${logicalId(restart)}.Arn>`, `sqs:SendMessage <${logicalId(timers.deadLetterQueue)}.Arn>`].sort(),
     );
   });
 
@@ -214,7 +222,7 @@ describe('RestartTimers', () => {
 
   it('grants CreateSchedule in the restart group only, and PassRole on the Scheduler role only, to Scheduler only', () => {
     const statements = statementsByRole(template).get(logicalId(role))!;
-    const group = stack.resolve(timers.scheduleGroup.scheduleGroupName) as string;
+    const group = `<${logicalId(timers.scheduleGroup)}>`;
     expect(grants(statements)).toEqual(
       [`iam:PassRole <${logicalId(timers.schedulerRole)}.Arn>`, `scheduler:CreateSchedule ${arnPrefix('scheduler')}:schedule/${group}/*`].sort(),
     );
@@ -387,6 +395,15 @@ describe('SyncSchedule', () => {
     });
     expect(grants(statementsByRole(template).get(logicalId(sync.role))!)).toEqual([`lambda:InvokeFunction <${logicalId(handler)}.Arn>`]);
   });
+
+  it('creates the schedule only once its role may invoke the function, so that no first run is denied', () => {
+    const [schedule] = Object.values(template.findResources('AWS::Scheduler::Schedule'));
+    expect(schedule!.DependsOn).toEqual(expect.arrayContaining([logicalId(sync.policy)]));
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: logicalId(sync.role) }],
+      PolicyDocument: { Statement: [Match.objectLike({ Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [logicalId(handler), 'Arn'] } })] },
+    });
+  });
 });
 
 describe('EventQueries', () => {
@@ -413,6 +430,9 @@ describe('EventQueries', () => {
         restartAt: 1,
         latenessMs: 1,
         decision: 'RestartScheduled',
+        count: 1,
+        firstTimestamp: 't',
+        lastTimestamp: 't',
         message: 'm',
       }),
     } as Required<EventRecord>;
@@ -423,7 +443,7 @@ describe('EventQueries', () => {
     const definitions = Object.values(template.findResources('AWS::Logs::QueryDefinition'));
     expect(definitions.map((definition) => definition.Properties.Name).sort()).toEqual(
       [
-        'RestartScheduler/Containers in CrashLoopBackOff now',
+        'RestartScheduler/BackOff events',
         'RestartScheduler/Restarts per container over time',
         'RestartScheduler/Top crashing workloads',
         "RestartScheduler/One container's timeline",
@@ -454,7 +474,8 @@ describe('EventQueries', () => {
     expect(byTitle["One container's timeline"]).toContain(`key = "${CONTAINER_KEY_PLACEHOLDER}"`);
     expect(byTitle['Recovered or late restarts']).toContain('latenessMs > 7000');
     expect(byTitle['Recovered or late restarts']).toContain('type = "RestartRecovered"');
-    expect(byTitle['Containers in CrashLoopBackOff now']).toContain('filter lastType in ["RestartScheduled", "BackOff"]');
+    expect(byTitle['BackOff events']).toContain('type = "BackOff"');
+    expect(byTitle['BackOff events']).toContain('latest(count) as count');
   });
 });
 

@@ -28,6 +28,7 @@ describe('readDeploySettings', () => {
     expect(settings.entryRetentionMs).toBe(24 * 3_600_000);
     expect(settings.recoveryGraceMs).toBe(DEFAULT_SERVICE_CONFIG.recoveryGraceMs);
     expect(settings.dispatchLeaseMs).toBe(DEFAULT_SERVICE_CONFIG.dispatchLeaseMs);
+    expect(settings.backOffEventIntervalMs).toBe(300_000);
     expect(settings.logRetention).toBe(RetentionDays.ONE_MONTH);
     expect(settings.removalPolicy).toBe(RemovalPolicy.RETAIN);
     expect(settings.archiveRetentionDays).toBe(30);
@@ -73,6 +74,7 @@ describe('readDeploySettings', () => {
       [CONTEXT_KEYS.entryRetention]: '30m',
       [CONTEXT_KEYS.recoveryGrace]: '3m',
       [CONTEXT_KEYS.dispatchLease]: '45s',
+      [CONTEXT_KEYS.backOffEventInterval]: '10m',
     });
     const fromNumbers = fromContext({
       [CONTEXT_KEYS.initialBackoff]: '1s',
@@ -87,6 +89,7 @@ describe('readDeploySettings', () => {
       [CONTEXT_KEYS.entryRetention]: '30m',
       [CONTEXT_KEYS.recoveryGrace]: '3m',
       [CONTEXT_KEYS.dispatchLease]: '45s',
+      [CONTEXT_KEYS.backOffEventInterval]: '10m',
     });
     expect(fromStrings).toEqual(fromNumbers);
     expect(fromStrings).toMatchObject({
@@ -99,6 +102,7 @@ describe('readDeploySettings', () => {
       entryRetentionMs: 1_800_000,
       recoveryGraceMs: 180_000,
       dispatchLeaseMs: 45_000,
+      backOffEventIntervalMs: 600_000,
       // Minute precision: Scheduler alone may fire anywhere in its minute.
       latenessAlarmThresholdMs: DEFAULT_LATENESS_THRESHOLD_MS.minute,
     });
@@ -142,6 +146,8 @@ describe('readDeploySettings', () => {
     [CONTEXT_KEYS.entryRetention, '1d', /invalid duration/],
     [CONTEXT_KEYS.recoveryGrace, '0', /must be at least 1ms/],
     [CONTEXT_KEYS.dispatchLease, 'soon', /invalid duration/],
+    [CONTEXT_KEYS.backOffEventInterval, 'hourly', /invalid duration/],
+    [CONTEXT_KEYS.backOffEventInterval, '0', /must be at least 1ms/],
     [CONTEXT_KEYS.archiveRetentionDays, -1, /expected an integer from 1/],
     [CONTEXT_KEYS.latenessAlarmThreshold, '0', /must be at least 1ms/],
     [CONTEXT_KEYS.namespaceDefaults, '{not json', /not valid JSON/],

@@ -78,6 +78,15 @@ describe('RestartSchedulerStack resources', () => {
     expect(JSON.stringify(outputs.ApiUrl!.Value)).toContain(logicalId(stack.ingress.api));
   });
 
+  it('names the restart schedule group by CloudFormation and gives it the stack’s removal policy, so destroy then deploy never meets a leftover name', () => {
+    const [group] = Object.values(template.findResources('AWS::Scheduler::ScheduleGroup'));
+    expect(group!.Properties ?? {}).not.toHaveProperty('Name');
+    expect(group!.DeletionPolicy).toBe('Retain');
+    const destroyed = new RestartSchedulerStack(new App({ context: { [CONTEXT_KEYS.removalPolicy]: 'destroy' } }), 'Destroyed', { entries: FIXTURE_ENTRIES });
+    const [deleted] = Object.values(Template.fromStack(destroyed).findResources('AWS::Scheduler::ScheduleGroup'));
+    expect(deleted!.DeletionPolicy).toBe('Delete');
+  });
+
   it('keeps the table and both log groups when the stack is deleted (default removal policy)', () => {
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
@@ -92,17 +101,18 @@ describe('RestartSchedulerStack IAM', () => {
   const streams = () => arn('logs', `log-group:<${logicalId(stack.handlers.logGroup)}>:log-stream:*`);
   const logging = () => [`logs:CreateLogStream ${streams()}`, `logs:PutLogEvents ${streams()}`];
   const table = () => att(stack.table.table);
-  const indexes = () => [`dynamodb:Query ${table()}/index/waiting`, `dynamodb:Query ${table()}/index/expiry`];
+  const indexes = (...names: string[]) => names.map((name) => `dynamodb:Query ${table()}/index/${name}`);
   const fine = () => att(stack.timers.fineStageQueue);
   const bus = () => att(stack.bus.bus);
   const role = (fn: { role?: Parameters<typeof logicalId>[0] }) => logicalId(fn.role!);
 
-  it('grants the exit handler exactly its calls', () => {
-    const group = stack.resolve(stack.timers.scheduleGroup.scheduleGroupName) as string;
+  it('grants the exit handler exactly its calls: the listing queries the state, namespace and expiry indexes and reads items by key, never a Scan', () => {
+    const group = `<${logicalId(stack.timers.scheduleGroup)}>`;
     expect(grants(statementsByRole(template).get(role(stack.handlers.exit))!)).toEqual(
       [
         ...logging(),
-        ...['GetItem', 'PutItem', 'DeleteItem', 'Scan'].map((action) => `dynamodb:${action} ${table()}`),
+        ...['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem'].map((action) => `dynamodb:${action} ${table()}`),
+        ...indexes('byState', 'byNamespace', 'expiry'),
         `scheduler:CreateSchedule ${arn('scheduler', `schedule/${group}/*`)}`,
         `iam:PassRole ${att(stack.timers.schedulerRole)}`,
         `sqs:SendMessage ${fine()}`,
@@ -151,20 +161,17 @@ describe('RestartSchedulerStack IAM', () => {
       [
         ...logging(),
         ...['GetItem', 'PutItem', 'DeleteItem'].map((action) => `dynamodb:${action} ${table()}`),
-        ...indexes(),
+        // Overdue restarts, BackOff repeats, expired entries, and the CrashLoopBackOff count.
+        ...indexes('waiting', 'backOffRepeats', 'expiry', 'byState'),
         `sqs:SendMessage ${fine()}`,
         `events:PutEvents ${bus()}`,
       ].sort(),
     );
   });
 
-  it('lets the restart schedules invoke the restart handler and send to the fine stage and its dead-letter queue, nothing more', () => {
+  it('lets the restart schedules invoke the restart handler and dead-letter to its queue, nothing more (no schedule targets the fine stage)', () => {
     expect(grants(statementsByRole(template).get(logicalId(stack.timers.schedulerRole))!)).toEqual(
-      [
-        `lambda:InvokeFunction ${att(stack.handlers.restart)}`,
-        `sqs:SendMessage ${fine()}`,
-        `sqs:SendMessage ${att(stack.timers.deadLetterQueue)}`,
-      ].sort(),
+      [`lambda:InvokeFunction ${att(stack.handlers.restart)}`, `sqs:SendMessage ${att(stack.timers.deadLetterQueue)}`].sort(),
     );
   });
 
@@ -206,7 +213,7 @@ describe('RestartSchedulerStack IAM', () => {
     const wildcards = [...statementsByRole(template).entries()].flatMap(([roleId, statements]) =>
       statements.flatMap((statement) => statement.resources.filter((resource) => resource.includes('*')).map((resource) => `${roleId} ${resource}`)),
     );
-    const group = stack.resolve(stack.timers.scheduleGroup.scheduleGroupName) as string;
+    const group = `<${logicalId(stack.timers.scheduleGroup)}>`;
     expect(wildcards.sort()).toEqual(
       [
         // Lambda creates a log stream per execution environment, named at run time.
@@ -258,9 +265,9 @@ describe('RestartSchedulerStack handlers', () => {
   ];
 
   it.each([
-    ['exit', [ENV.scheduleGroup, ENV.schedulerRoleArn, ENV.restartFunctionArn, ENV.scheduleDeadLetterArn, ENV.exitDeadLetterQueueUrl]],
+    ['exit', [ENV.scheduleGroup, ENV.schedulerRoleArn, ENV.restartFunctionArn, ENV.scheduleDeadLetterArn, ENV.exitDeadLetterQueueUrl, ENV.backOffEventInterval]],
     ['restart', [ENV.dispatchLease]],
-    ['sync', [ENV.dispatchLease, ENV.recoveryGrace]],
+    ['sync', [ENV.dispatchLease, ENV.recoveryGrace, ENV.backOffEventInterval]],
   ] as const)('gives the %s handler exactly the settings it reads', (name, extra) => {
     expect(Object.keys(environment(stack.handlers[name])).sort()).toEqual([...common, ...extra].sort());
   });
@@ -273,7 +280,7 @@ describe('RestartSchedulerStack handlers', () => {
       [ENV.retention]: '24h',
       [ENV.fineStageQueueUrl]: { Ref: logicalId(stack.timers.fineStageQueue) },
       [ENV.eventBusName]: { Ref: logicalId(stack.bus.bus) },
-      [ENV.scheduleGroup]: stack.resolve(stack.timers.scheduleGroup.scheduleGroupName),
+      [ENV.scheduleGroup]: stack.resolve(stack.timers.scheduleGroupName),
       [ENV.schedulerRoleArn]: { 'Fn::GetAtt': [logicalId(stack.timers.schedulerRole), 'Arn'] },
       [ENV.restartFunctionArn]: { 'Fn::GetAtt': [logicalId(stack.handlers.restart), 'Arn'] },
       [ENV.scheduleDeadLetterArn]: { 'Fn::GetAtt': [logicalId(stack.timers.deadLetterQueue), 'Arn'] },
@@ -287,7 +294,8 @@ describe('RestartSchedulerStack handlers', () => {
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       POWERTOOLS_LOG_LEVEL: 'INFO',
     });
-    expect(environment(stack.handlers.sync)).toMatchObject({ [ENV.recoveryGrace]: '2m30s', [ENV.dispatchLease]: '1m' });
+    expect(environment(stack.handlers.sync)).toMatchObject({ [ENV.recoveryGrace]: '2m30s', [ENV.dispatchLease]: '1m', [ENV.backOffEventInterval]: '5m' });
+    expect(exit[ENV.backOffEventInterval]).toBe('5m');
   });
 
   it('parks failed async invocations: exit and restart retry twice into their dead-letter queues, sync never retries', () => {
@@ -334,7 +342,7 @@ describe('RestartSchedulerStack cdk-nag', () => {
     const raw = new AwsSolutionsChecks(app);
     (raw as unknown as { isAcknowledged: () => boolean }).isAcknowledged = () => false;
     const findings = raw.validateScope(app).violations.map((violation) => violation.ruleName);
-    const group = stack.resolve(stack.timers.scheduleGroup.scheduleGroupName) as string;
+    const group = `<${logicalId(stack.timers.scheduleGroup)}>`;
     expect(findings.sort()).toEqual(
       [
         'AwsSolutions-L1',

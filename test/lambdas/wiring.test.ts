@@ -25,14 +25,19 @@ describe('serviceConfig', () => {
     expect(config.namespaces.batch).toEqual({ restartBudget: { perSecond: 50, burst: 100 } });
   });
 
-  it('defaults to the kubelet policy with second precision', () => {
-    expect(serviceConfig({})).toMatchObject({ policy: { initialMs: 10_000, maxMs: 300_000 }, precision: 'second' });
+  it('defaults to the kubelet policy with second precision and BackOff repeats at most every 5 minutes', () => {
+    expect(serviceConfig({})).toMatchObject({ policy: { initialMs: 10_000, maxMs: 300_000 }, precision: 'second', backOffEventIntervalMs: 300_000 });
+  });
+
+  it('reads the BackOff event interval', () => {
+    expect(serviceConfig({ [ENV.backOffEventInterval]: '15m' }).backOffEventIntervalMs).toBe(900_000);
   });
 
   it.each([
     [{ [ENV.maxBackoff]: '5x' }, /policy: max: invalid duration "5x"/],
     [{ [ENV.precision]: 'hour' }, /TIMER_PRECISION: expected one of second, minute/],
     [{ [ENV.recoveryGrace]: 'soon' }, /RECOVERY_GRACE: invalid duration "soon"/],
+    [{ [ENV.backOffEventInterval]: 'often' }, /BACKOFF_EVENT_INTERVAL: invalid duration "often"/],
     [{ [ENV.namespaceDefaults]: '{' }, /NAMESPACE_DEFAULTS: not valid JSON/],
     [{ [ENV.namespaceDefaults]: '{"ns": {"maxBackof": "1m"}}' }, /NAMESPACE_DEFAULTS.ns.maxBackof: unknown setting/],
     [{ [ENV.namespaceDefaults]: '{"ns": {"restartPolicy": "Sometimes"}}' }, /NAMESPACE_DEFAULTS.ns.restartPolicy/],
@@ -78,8 +83,27 @@ describe('sync handler', () => {
     try {
       const { deps, flushes } = lambdaDeps(h);
       h.clock.set(T0);
-      expect(await createSyncHandler(deps)()).toMatchObject({ waiting: 0, recovered: 0, collected: 0 });
+      expect(await createSyncHandler(deps)()).toMatchObject({ overdue: 0, recovered: 0, collected: 0, failedShards: [], census: { crashLoopBackOff: 0 } });
       expect(flushes()).toBe(1);
+      expect(h.metrics).toContainEqual({ name: 'ContainersInCrashLoopBackOff', value: 0 });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('gives the logger the invocation’s context, and starts no page once the invocation’s time is nearly up', async () => {
+    const h = await createHarness();
+    try {
+      const { deps } = lambdaDeps(h);
+      const contexts: unknown[] = [];
+      const withContext = () => ({ ...deps(), logger: { ...deps().logger, addContext: (context: unknown) => void contexts.push(context) } });
+      const context = { functionName: 'sync', getRemainingTimeInMillis: () => 1_000 } as unknown as import('aws-lambda').Context;
+      h.dynamoCalls.reset();
+      const report = await createSyncHandler(withContext)(undefined, context);
+      expect(contexts).toEqual([context]);
+      expect(report).toMatchObject({ stoppedEarly: true, itemsRead: 0 });
+      // The sync read nothing; only the count of CrashLoopBackOff ran.
+      expect(h.dynamoCalls.calls).toEqual(Array(h.store.shards).fill('Query'));
     } finally {
       await h.close();
     }

@@ -446,7 +446,7 @@ async function verify(h: Harness, world: WorldResult, expectations: Expectations
     restart: { restartCount: RESTARTS, status: 'dispatched', restartAt: world.decisions.get(RESTARTS)!.restartAt },
   });
   expect(final!.value.restart!.dispatchedAt).toBeGreaterThanOrEqual(final!.value.restart!.restartAt);
-  expect(await sync(h.deps)).toMatchObject({ waiting: 0, recovered: 0, failures: 0 });
+  expect(await sync(h.deps)).toMatchObject({ overdue: 0, recovered: 0, failures: 0, failedShards: [] });
 }
 
 // ---------------------------------------------------------------------------

@@ -103,8 +103,8 @@ describe('handleExit', () => {
       minute.clock.set(T0 + 1_500);
       minute.resetAwsCalls();
       await handleExit(minute.deps, exitOf(T0 + 1_500));
-      // Due 12:00:11.5: 10 s from now, rounded up to whole seconds.
-      expect(minute.awsCalls()).toEqual(['SendMessage']);
+      // Due 12:00:11.5: 10 s from now, rounded up to whole seconds (and the wait's BackOff on the bus).
+      expect(minute.awsCalls().sort()).toEqual(['PutEvents', 'SendMessage']);
       expect(minute.sqs.commandCalls(SendMessageCommand)[0]?.args[0].input.DelaySeconds).toBe(10);
     } finally {
       await minute.close();
@@ -131,14 +131,41 @@ describe('handleExit', () => {
     expect(h.awsCalls()).toEqual(awsCalls);
   });
 
-  it('makes exactly one GetItem, one PutItem and one CreateSchedule for a restart due later', async () => {
+  it('makes exactly one GetItem, one PutItem, one CreateSchedule and, beside it, the wait’s one Container CrashLoopBackOff for a restart due later', async () => {
     await handleExit(h.deps, exitOf(T0, { backoffPolicy: slowPolicy }));
     h.clock.set(T0 + 1_000);
     h.dynamoCalls.reset();
     h.resetAwsCalls();
     await handleExit(h.deps, exitOf(T0 + 1_000, { backoffPolicy: slowPolicy }));
     expect(h.dynamoCalls.calls).toEqual(['GetItem', 'PutItem']);
-    expect(h.awsCalls()).toEqual(['CreateSchedule']);
+    expect(h.awsCalls().sort()).toEqual(['CreateSchedule', 'PutEvents']);
+    const entries = h.eventBridge.commandCalls(PutEventsCommand).flatMap((call) => call.args[0].input.Entries ?? []);
+    expect(entries.map((entry) => entry.DetailType)).toEqual(['Container CrashLoopBackOff']);
+    expect(JSON.parse(entries[0]!.Detail!)).toEqual({
+      key: 'web-0_default_uid-1_app_',
+      namespace: 'default',
+      pod: 'web-0',
+      podUid: 'uid-1',
+      container: 'app',
+      restartCount: 2,
+      restartAt: new Date(T0 + 301_000).toISOString(),
+      count: 1,
+      firstTimestamp: new Date(T0 + 1_000).toISOString(),
+      lastTimestamp: new Date(T0 + 1_000).toISOString(),
+      message: 'Back-off 5m0s restarting failed container=app pod=web-0_default(uid-1)',
+    });
+  });
+
+  it('arms the timer even when the wait’s BackOff cannot be published, and says so', async () => {
+    await handleExit(h.deps, exitOf(T0, { backoffPolicy: slowPolicy }));
+    h.clock.set(T0 + 1_000);
+    h.resetAwsCalls();
+    h.eventBridge.on(PutEventsCommand).rejects(new Error('EventBridge unavailable'));
+    const decision = await handleExit(h.deps, exitOf(T0 + 1_000, { backoffPolicy: slowPolicy }));
+    expect(decision.decision).toBe('RestartScheduled');
+    expect(h.scheduler.commandCalls(CreateScheduleCommand)).toHaveLength(1);
+    expect(h.errors.map((error) => error.message)).toEqual(['publishing Container CrashLoopBackOff failed']);
+    expect(h.records.filter((record) => record.type === 'BackOff')).toHaveLength(1);
   });
 
   it('makes one GetItem and nothing else for a duplicate', async () => {
@@ -233,7 +260,8 @@ describe('handleExit', () => {
     await handleExit(h.deps, exitOf(T0));
     h.clock.set(T0 + 1_000);
     await handleExit(h.deps, exitOf(T0 + 1_000));
-    expect(h.records.map((r) => r.type)).toEqual(['Exited', 'Restarted', 'Exited', 'RestartScheduled']);
+    expect(h.records.map((r) => r.type)).toEqual(['Exited', 'Restarted', 'Exited', 'RestartScheduled', 'BackOff']);
+    expect(h.records[4]).toMatchObject({ schema: 'restart-scheduler.event/v1', type: 'BackOff', count: 1, restartCount: 2 });
     expect(h.records[3]).toMatchObject({
       schema: 'restart-scheduler.event/v1',
       key: 'web-0_default_uid-1_app_',

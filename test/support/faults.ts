@@ -237,9 +237,11 @@ export function faultyStore(store: BackoffStore, faults: FaultInjector): Backoff
     get: (key) => faults.around('store.get', [key], () => store.get(key)),
     put: (state, expectedVersion) => faults.around('store.put', [state, expectedVersion], () => store.put(state, expectedVersion)),
     delete: (key, expectedVersion) => store.delete(key, expectedVersion),
-    listWaiting: (shard, cursor) => faults.around('store.listWaiting', [shard, cursor], () => store.listWaiting(shard, cursor)),
-    listExpired: (shard, now, limit) => store.listExpired(shard, now, limit),
+    listWaiting: (shard, options) => faults.around('store.listWaiting', [shard, options], () => store.listWaiting(shard, options)),
+    listBackOffRepeats: (shard, now, cursor) => store.listBackOffRepeats(shard, now, cursor),
+    listExpired: (shard, now, options) => store.listExpired(shard, now, options),
     collect: (key, now) => store.collect(key, now),
+    countInState: (state, shard, cursor) => store.countInState(state, shard, cursor),
     list: (filter) => store.list(filter),
   };
 }

@@ -15,7 +15,7 @@ export function lambdaDeps(h: Harness, extra: Pick<LambdaDeps, 'ecs' | 'delivery
   const line = (level: string) => (message: unknown, ...details: unknown[]) => void logged.push({ level, message: String(message), details });
   const deps: LambdaDeps = {
     service: h.deps,
-    logger: { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') },
+    logger: { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error'), addContext: () => undefined },
     metrics: {
       publishStoredMetrics: () => {
         flushes++;

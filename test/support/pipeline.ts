@@ -104,12 +104,18 @@ export const SCHEDULER_SETTINGS = {
   eventBusName: 'restart-scheduler',
 };
 
-export async function createHarness(options: { config?: Partial<ServiceConfig>; shards?: number } = {}): Promise<Harness> {
+export async function createHarness(options: { config?: Partial<ServiceConfig>; shards?: number; pageSize?: number } = {}): Promise<Harness> {
   const local = await acquireDynalite();
   const tableName = `backoff-${randomUUID()}`;
   await ensureTable(local.client, tableName);
   const clock = new ManualClock();
-  const store = new DynamoBackoffStore({ client: local.client, tableName, clock, ...(options.shards ? { shards: options.shards } : {}) });
+  const store = new DynamoBackoffStore({
+    client: local.client,
+    tableName,
+    clock,
+    ...(options.shards ? { shards: options.shards } : {}),
+    ...(options.pageSize ? { pageSize: options.pageSize } : {}),
+  });
   const dynamoCalls = countCommands(local.client);
 
   const schedulerClient = new SchedulerClient({ region: 'us-east-1' });
@@ -138,6 +144,8 @@ export async function createHarness(options: { config?: Partial<ServiceConfig>; 
     metrics: { addMetric: (name: string, _unit: unknown, value: number) => void metrics.push({ name: name as MetricName, value }) } as never,
     eventBridge: eventBridgeClient,
     eventBusName: SCHEDULER_SETTINGS.eventBusName,
+    // Pauses between PutEvents retries are real but tiny, as the conflict pauses below.
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5))),
   });
   const timer = new SchedulerRestartTimer({
     scheduler: schedulerClient,

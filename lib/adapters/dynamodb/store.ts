@@ -1,9 +1,12 @@
 /**
  * `BackoffStore` on DynamoDB: one item per container key, every write
  * conditional on the version read (optimistic concurrency), TTL as kubelet's
- * `gc`, and two sharded indexes so the sync reads only what it must.
+ * `gc`, and sharded indexes (schema.ts) so that every read is a GetItem or a
+ * Query that returns what it needs: the sync reads only what is overdue, and
+ * listings read one index partition a page at a time. No Scan.
  */
 import {
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   CreateTableCommand,
   DeleteItemCommand,
@@ -13,33 +16,48 @@ import {
   QueryCommand,
   ResourceInUseException,
   ResourceNotFoundException,
-  ScanCommand,
   type AttributeValue,
   type CreateTableCommandInput,
   type DynamoDBClient,
   type PutItemCommandInput,
+  type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Clock, ContainerState } from '../../core/index.ts';
+import { backOffRepeatAt, type Clock, type ContainerPhase, type ContainerState } from '../../core/index.ts';
 import {
   InvalidCursorError,
   type BackoffStore,
   type ContainerFilter,
   type ContainerPage,
   type ExpiredEntry,
+  type IndexCount,
   type IndexPage,
   type Versioned,
   type WriteResult,
 } from '../../ports.ts';
-import { TABLE_SCHEMA } from './schema.ts';
+import { sleep } from '../../concurrency.ts';
+import { keyAttributes, nonKeyAttributes, TABLE_SCHEMA, type IndexSpec } from './schema.ts';
 
 const PK = TABLE_SCHEMA.partitionKey.name;
 const VERSION = TABLE_SCHEMA.versionAttribute;
 const TTL = TABLE_SCHEMA.ttlAttribute;
 const WAITING = TABLE_SCHEMA.indexes.waiting;
 const EXPIRY = TABLE_SCHEMA.indexes.expiry;
+const REPEATS = TABLE_SCHEMA.indexes.backOffRepeats;
+const BY_STATE = TABLE_SCHEMA.indexes.byState;
+const BY_NAMESPACE = TABLE_SCHEMA.indexes.byNamespace;
 /** Attributes the store adds around the container state. */
-const STORE_ATTRIBUTES = [PK, VERSION, TTL, WAITING.partitionKey.name, WAITING.sortKey.name, EXPIRY.partitionKey.name];
+const STORE_ATTRIBUTES = [
+  PK,
+  VERSION,
+  TTL,
+  WAITING.partitionKey.name,
+  WAITING.sortKey.name,
+  EXPIRY.partitionKey.name,
+  REPEATS.sortKey.name,
+  BY_STATE.partitionKey.name,
+  BY_NAMESPACE.partitionKey.name,
+];
 
 export interface DynamoBackoffStoreOptions {
   readonly client: DynamoDBClient;
@@ -144,86 +162,185 @@ export class DynamoBackoffStore implements BackoffStore {
     }
   }
 
-  async listWaiting(shard: number, cursor?: string): Promise<IndexPage<ContainerState>> {
+  async listWaiting(shard: number, options: { readonly dueBy?: number; readonly cursor?: string } = {}): Promise<IndexPage<string>> {
+    const due = options.dueBy !== undefined;
+    const page = await this.query(WAITING, {
+      KeyConditionExpression: due ? '#shard = :shard AND #at <= :dueBy' : '#shard = :shard',
+      ExpressionAttributeNames: { '#shard': WAITING.partitionKey.name, ...(due ? { '#at': WAITING.sortKey.name } : {}) },
+      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ...(due ? { ':dueBy': { N: String(options.dueBy) } } : {}) },
+      Limit: this.pageSize,
+    }, options.cursor);
+    return { ...page, items: page.items.map((item) => String(item[PK]?.S)) };
+  }
+
+  async listBackOffRepeats(shard: number, now: number, cursor?: string): Promise<IndexPage<string>> {
+    const page = await this.query(REPEATS, {
+      KeyConditionExpression: '#shard = :shard AND #at <= :now',
+      ExpressionAttributeNames: { '#shard': REPEATS.partitionKey.name, '#at': REPEATS.sortKey.name },
+      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ':now': { N: String(now) } },
+      Limit: this.pageSize,
+    }, cursor);
+    return { ...page, items: page.items.map((item) => String(item[PK]?.S)) };
+  }
+
+  async listExpired(shard: number, now: number, options: { readonly limit: number; readonly cursor?: string }): Promise<IndexPage<ExpiredEntry>> {
+    const page = await this.query(EXPIRY, {
+      KeyConditionExpression: '#shard = :shard AND #ttl <= :nowSeconds',
+      ExpressionAttributeNames: { '#shard': EXPIRY.partitionKey.name, '#ttl': TTL },
+      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ':nowSeconds': { N: String(epochSeconds(now)) } },
+      Limit: Math.min(options.limit, this.pageSize),
+    }, options.cursor);
+    return { ...page, items: page.items.map((item) => ({ key: String(item[PK]?.S), expiresAt: Number(item[TTL]?.N) })) };
+  }
+
+  async countInState(state: ContainerPhase, shard: number, cursor?: string): Promise<IndexCount> {
+    const partition = statePartition(state, shard);
     const response = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: WAITING.indexName,
-        KeyConditionExpression: '#shard = :shard',
-        ExpressionAttributeNames: { '#shard': WAITING.partitionKey.name },
-        ExpressionAttributeValues: { ':shard': { N: String(shard) } },
-        Limit: this.pageSize,
-        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, WAITING_KEY) } : {}),
+        IndexName: BY_STATE.indexName,
+        KeyConditionExpression: '#partition = :partition',
+        ExpressionAttributeNames: { '#partition': BY_STATE.partitionKey.name },
+        ExpressionAttributeValues: { ':partition': { S: partition } },
+        Select: 'COUNT',
+        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, indexKeyShape(BY_STATE), { [BY_STATE.partitionKey.name]: partition }) } : {}),
       }),
     );
-    const items = response.Items ?? [];
     return {
-      items: items.map(toState),
-      itemsRead: response.Count ?? items.length,
+      count: response.Count ?? 0,
+      itemsRead: response.ScannedCount ?? response.Count ?? 0,
       ...(response.LastEvaluatedKey ? { cursor: encodeCursor(response.LastEvaluatedKey) } : {}),
     };
   }
 
-  async listExpired(shard: number, now: number, limit: number): Promise<IndexPage<ExpiredEntry>> {
+  /**
+   * A page of containers: Queries on the state index (a state given, with or
+   * without a namespace), the namespace index (a namespace alone) or, for
+   * everything, the expiry index (which holds every item), one partition
+   * after another in order, then the page's items by key. The cursor says which partition to
+   * go on from and where in it. The first partition is read alone (a large
+   * one fills the page by itself); when it runs out before the page is full,
+   * the next ones are read `PARTITION_CONCURRENCY` at a time, so a listing
+   * over many small or empty partitions is not as many round trips one after
+   * another. A request reads at most `MAX_QUERIES_PER_LIST` pages, so a
+   * selective filter over a large fleet answers with fewer items (even none)
+   * and a cursor, rather than reading everything at once.
+   */
+  async list(filter: ContainerFilter): Promise<ContainerPage> {
+    const limit = filter.limit ?? 100;
+    const plan = listPlan(filter, this.shards);
+    let position: ListPosition = filter.cursor ? decodeListCursor(filter.cursor, plan) : { partition: 0 };
+    const keys: string[] = [];
+    let queries = 0;
+    reading: while (keys.length < limit && position.partition < plan.partitions.length && queries < MAX_QUERIES_PER_LIST) {
+      const width = Math.min(queries === 0 ? 1 : PARTITION_CONCURRENCY, plan.partitions.length - position.partition, MAX_QUERIES_PER_LIST - queries);
+      const first = position;
+      const room = limit - keys.length;
+      const pages = await Promise.all(
+        Array.from({ length: width }, (_, offset) => this.listPartition(plan, first.partition + offset, offset === 0 ? first.start : undefined, room)),
+      );
+      queries += width;
+      for (const [offset, page] of pages.entries()) {
+        const partition = first.partition + offset;
+        const left = limit - keys.length;
+        if (page.entries.length > left) {
+          // Read ahead of what fits: the page ends inside this partition, after the last entry taken.
+          const taken = page.entries.slice(0, left);
+          keys.push(...taken.map(entryKey));
+          position = { partition, start: indexKeyOf(taken.at(-1)!, plan.index) };
+          break reading;
+        }
+        keys.push(...page.entries.map(entryKey));
+        if (page.lastKey) {
+          position = { partition, start: page.lastKey };
+          break reading;
+        }
+        position = { partition: partition + 1 };
+      }
+    }
+    // The index is eventually consistent: an item that has since moved to
+    // another state, or expired, is left out rather than shown as it was.
+    const items = (await this.getMany(keys)).filter(
+      (state) =>
+        (filter.state === undefined || state.state === filter.state) && (filter.namespace === undefined || state.namespace === filter.namespace),
+    );
+    const more = position.partition < plan.partitions.length;
+    return { items, ...(more ? { cursor: encodeListCursor(position) } : {}) };
+  }
+
+  /** Up to `limit` entries (keys) of one partition of a listing, from `start`, and where the partition goes on (if it does). */
+  private async listPartition(
+    plan: ListPlan,
+    partition: number,
+    start: Record<string, AttributeValue> | undefined,
+    limit: number,
+  ): Promise<{ entries: Record<string, AttributeValue>[]; lastKey?: Record<string, AttributeValue> }> {
+    const filtered = plan.namespaceFilter !== undefined;
     const response = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: EXPIRY.indexName,
-        KeyConditionExpression: '#shard = :shard AND #ttl <= :nowSeconds',
-        ExpressionAttributeNames: { '#shard': EXPIRY.partitionKey.name, '#ttl': TTL },
-        ExpressionAttributeValues: { ':shard': { N: String(shard) }, ':nowSeconds': { N: String(epochSeconds(now)) } },
+        IndexName: plan.index.indexName,
+        KeyConditionExpression: '#partition = :partition',
+        ExpressionAttributeNames: { '#partition': plan.index.partitionKey.name, ...(filtered ? { '#namespace': 'namespace' } : {}) },
+        ExpressionAttributeValues: {
+          ':partition': plan.index.partitionKey.type === 'N' ? { N: plan.partitions[partition]! } : { S: plan.partitions[partition]! },
+          ...(filtered ? { ':namespace': { S: plan.namespaceFilter! } } : {}),
+        },
+        ...(filtered ? { FilterExpression: '#namespace = :namespace' } : {}),
         Limit: limit,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    return { entries: response.Items ?? [], ...(response.LastEvaluatedKey ? { lastKey: response.LastEvaluatedKey } : {}) };
+  }
+
+  /** One page of one partition of `index`, from where `cursor` left off. */
+  private async query(
+    index: IndexSpec,
+    input: Pick<QueryCommandInput, 'KeyConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues' | 'Limit'>,
+    cursor: string | undefined,
+  ): Promise<IndexPage<Record<string, AttributeValue>>> {
+    const response = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: index.indexName,
+        ...input,
+        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, indexKeyShape(index)) } : {}),
       }),
     );
     const items = response.Items ?? [];
-    return {
-      items: items.map((item) => ({ key: String(item[PK]?.S), expiresAt: Number(item[TTL]?.N) })),
-      itemsRead: response.Count ?? items.length,
-    };
+    return { items, itemsRead: response.Count ?? items.length, ...(response.LastEvaluatedKey ? { cursor: encodeCursor(response.LastEvaluatedKey) } : {}) };
   }
 
-  async list(filter: ContainerFilter): Promise<ContainerPage> {
-    const limit = filter.limit ?? 100;
-    const names: Record<string, string> = { '#ttl': TTL };
-    const values: Record<string, AttributeValue> = { ':nowSeconds': { N: String(epochSeconds(this.clock.now())) } };
-    const conditions = ['#ttl > :nowSeconds'];
-    if (filter.namespace !== undefined) {
-      names['#namespace'] = 'namespace';
-      values[':namespace'] = { S: filter.namespace };
-      conditions.push('#namespace = :namespace');
+  /**
+   * The items of `listed` (eventually consistent, as a listing may be), in the
+   * order given, each once; missing and expired ones are left out. BatchGetItem takes 100
+   * keys a call and may hand some back unprocessed under load: those are
+   * asked for again after a short pause.
+   */
+  private async getMany(listed: readonly string[]): Promise<ContainerState[]> {
+    // A container that changed state while the page was read can be listed
+    // in two partitions; BatchGetItem refuses a key twice, and a page shows it once.
+    const keys = [...new Set(listed)];
+    const found = new Map<string, Record<string, AttributeValue>>();
+    for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
+      let pending: Record<string, AttributeValue>[] = keys.slice(start, start + BATCH_GET_KEYS).map((key) => ({ [PK]: { S: key } }));
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        if (attempt > BATCH_GET_ATTEMPTS) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after ${BATCH_GET_ATTEMPTS} attempts`);
+        if (attempt > 1) await sleep(25 * 2 ** (attempt - 2));
+        const response = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+        for (const item of response.Responses?.[this.tableName] ?? []) found.set(String(item[PK]?.S), item);
+        pending = response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
     }
-    if (filter.state !== undefined) {
-      names['#state'] = 'state';
-      values[':state'] = { S: filter.state };
-      conditions.push('#state = :state');
-    }
-    // An operator's listing: a filtered, paginated Scan is the honest tool here.
-    // Neither the hot path nor the sync ever calls this. A selective filter over
-    // a large table would scan it all in one request; instead each request reads
-    // a bounded number of pages and hands back the cursor to go on from.
-    const items: ContainerState[] = [];
-    let startKey = filter.cursor ? decodeCursor(filter.cursor, TABLE_KEY) : undefined;
-    let pages = 0;
-    do {
-      pages++;
-      const response = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          FilterExpression: conditions.join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          Limit: limit - items.length,
-          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-        }),
-      );
-      items.push(...(response.Items ?? []).map(toState));
-      startKey = response.LastEvaluatedKey;
-    } while (startKey && items.length < limit && pages < MAX_SCAN_PAGES_PER_LIST);
-    items.sort((a, b) => a.key.localeCompare(b.key));
-    return { items, ...(startKey ? { cursor: encodeCursor(startKey) } : {}) };
+    const now = this.clock.now();
+    return keys.flatMap((key) => {
+      const item = found.get(key);
+      return item && !isExpired(item, now) ? [toState(item)] : [];
+    });
   }
 
-  /** The shard of a key in both indexes: stable, so rewriting an item never moves it. */
+  /** The shard of a key in every index: stable, so rewriting an item never moves it. */
   shardOf(key: string): number {
     return fnv1a(key) % this.shards;
   }
@@ -237,47 +354,45 @@ export class DynamoBackoffStore implements BackoffStore {
   private toItem(state: ContainerState, version: number): Record<string, AttributeValue> {
     const shard = this.shardOf(state.key);
     const waiting = state.restart !== undefined && state.restart.status !== 'dispatched';
+    const repeatAt = backOffRepeatAt(state);
     return {
       ...marshall(state, { removeUndefinedValues: true, convertClassInstanceToMap: false }),
       [PK]: { S: state.key },
       [VERSION]: { N: String(version) },
       [TTL]: { N: String(Math.ceil(this.expiresAtMs(state) / 1_000)) },
       [EXPIRY.partitionKey.name]: { N: String(shard) },
+      [BY_STATE.partitionKey.name]: { S: statePartition(state.state, shard) },
+      [BY_NAMESPACE.partitionKey.name]: { S: namespacePartition(state.namespace, shard) },
       // Sparse: only a container with an undispatched restart carries these,
-      // so only such containers appear in the waiting index.
+      // so only such containers appear in the waiting index…
       ...(waiting
         ? {
             [WAITING.partitionKey.name]: { N: String(shard) },
             [WAITING.sortKey.name]: { N: String(state.restart!.restartAt) },
           }
         : {}),
+      // …and only those with a BackOff repeat due before their restart in the repeats index.
+      ...(repeatAt !== undefined ? { [REPEATS.sortKey.name]: { N: String(repeatAt) } } : {}),
     };
   }
 }
 
 /** The CreateTable input for the schema; the CDK construct builds the same shape. */
 export function createTableInput(tableName: string): CreateTableCommandInput {
-  const attribute = (spec: { name: string; type: string }) => ({ AttributeName: spec.name, AttributeType: spec.type as 'S' | 'N' });
-  const index = (spec: (typeof TABLE_SCHEMA.indexes)[keyof typeof TABLE_SCHEMA.indexes]) => ({
+  const index = (spec: IndexSpec) => ({
     IndexName: spec.indexName,
     KeySchema: [
       { AttributeName: spec.partitionKey.name, KeyType: 'HASH' as const },
       { AttributeName: spec.sortKey.name, KeyType: 'RANGE' as const },
     ],
-    Projection: { ProjectionType: spec.projection },
+    Projection: spec.projection === 'INCLUDE' ? { ProjectionType: spec.projection, NonKeyAttributes: [...nonKeyAttributes(spec)] } : { ProjectionType: spec.projection },
   });
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
     KeySchema: [{ AttributeName: PK, KeyType: 'HASH' }],
-    AttributeDefinitions: [
-      attribute(TABLE_SCHEMA.partitionKey),
-      attribute(WAITING.partitionKey),
-      attribute(WAITING.sortKey),
-      attribute(EXPIRY.partitionKey),
-      attribute(EXPIRY.sortKey),
-    ],
-    GlobalSecondaryIndexes: [index(WAITING), index(EXPIRY)],
+    AttributeDefinitions: keyAttributes().map((key) => ({ AttributeName: key.name, AttributeType: key.type })),
+    GlobalSecondaryIndexes: Object.values(TABLE_SCHEMA.indexes).map(index),
   };
 }
 
@@ -320,39 +435,132 @@ function encodeCursor(key: Record<string, AttributeValue>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-/** Scan pages (up to 1 MB each) one `list` call reads at most. */
-const MAX_SCAN_PAGES_PER_LIST = 8;
+/**
+ * Index pages (up to 1 MB each) one `list` call reads at most: enough for a
+ * listing of everything (3 states × 16 shards by default) to visit every
+ * partition of a small table in one request; past that it answers with a cursor.
+ */
+const MAX_QUERIES_PER_LIST = 64;
+/** Partitions of a listing read at once, once the first has run out. */
+const PARTITION_CONCURRENCY = 8;
+/** BatchGetItem's limit, and how often unprocessed keys are asked for again. */
+const BATCH_GET_KEYS = 100;
+const BATCH_GET_ATTEMPTS = 6;
 
-/** The attributes (and their types) of the key a cursor must hold. */
-type KeyShape = Readonly<Record<string, 'S' | 'N'>>;
-const TABLE_KEY: KeyShape = { [PK]: 'S' };
-const WAITING_KEY: KeyShape = { [PK]: 'S', [WAITING.partitionKey.name]: 'N', [WAITING.sortKey.name]: 'N' };
-/** DynamoDB's limit on a partition key value. */
-const MAX_KEY_BYTES = 2_048;
+/** The state index's partition of a container: `{state}#{shard}`. */
+function statePartition(state: ContainerPhase, shard: number): string {
+  return `${state}#${shard}`;
+}
 
-function decodeCursor(cursor: string, shape: KeyShape): Record<string, AttributeValue> {
+/** The namespace index's partition of a container: `{namespace}#{shard}` (namespaces hold no `#`). */
+function namespacePartition(namespace: string, shard: number): string {
+  return `${namespace}#${shard}`;
+}
+
+/** Which index a listing reads, and its partitions (their key values, as text) in the order it reads them. */
+interface ListPlan {
+  readonly index: IndexSpec;
+  readonly partitions: readonly string[];
+  /** Filter on the projected namespace (a listing by state and namespace). */
+  readonly namespaceFilter?: string;
+}
+
+function listPlan(filter: ContainerFilter, shards: number): ListPlan {
+  const shardList = Array.from({ length: shards }, (_, shard) => shard);
+  if (filter.state !== undefined) {
+    return {
+      index: BY_STATE,
+      partitions: shardList.map((shard) => statePartition(filter.state!, shard)),
+      ...(filter.namespace !== undefined ? { namespaceFilter: filter.namespace } : {}),
+    };
+  }
+  if (filter.namespace !== undefined) return { index: BY_NAMESPACE, partitions: shardList.map((shard) => namespacePartition(filter.namespace!, shard)) };
+  // Everything: the expiry index holds every item in one partition per shard
+  // (the state index would take one per state and shard).
+  return { index: EXPIRY, partitions: shardList.map(String) };
+}
+
+function entryKey(entry: Record<string, AttributeValue>): string {
+  return String(entry[PK]?.S);
+}
+
+/** An index entry's key, as its Query's `ExclusiveStartKey` takes it: the table key and the index's keys. */
+function indexKeyOf(entry: Record<string, AttributeValue>, index: IndexSpec): Record<string, AttributeValue> {
+  const key: Record<string, AttributeValue> = {};
+  for (const name of [PK, index.partitionKey.name, index.sortKey.name]) key[name] = entry[name]!;
+  return key;
+}
+
+interface ListPosition {
+  /** The index of the partition to read next in the plan. */
+  readonly partition: number;
+  /** Where in it: the last key read, or the start. */
+  readonly start?: Record<string, AttributeValue>;
+}
+
+function encodeListCursor(position: ListPosition): string {
+  return Buffer.from(JSON.stringify({ p: position.partition, ...(position.start ? { k: position.start } : {}) })).toString('base64url');
+}
+
+/** A listing cursor for this plan: its partition must exist, and its key lie in that partition. */
+function decodeListCursor(cursor: string, plan: ListPlan): ListPosition {
   let decoded: unknown;
   try {
     decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw new InvalidCursorError(cursor);
   }
-  const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-  const valid =
-    isRecord(decoded) &&
-    Object.keys(decoded).length === Object.keys(shape).length &&
-    Object.entries(shape).every(([name, type]) => {
-      const attribute = decoded[name];
-      if (!isRecord(attribute) || Object.keys(attribute).length !== 1) return false;
-      const value = attribute[type];
-      if (typeof value !== 'string' || value === '') return false;
-      return type === 'N' ? /^-?\d{1,38}$/.test(value) : Buffer.byteLength(value) <= MAX_KEY_BYTES;
-    });
-  if (!valid) throw new InvalidCursorError(cursor);
-  return decoded as Record<string, AttributeValue>;
+  if (!isRecord(decoded) || Object.keys(decoded).some((name) => name !== 'p' && name !== 'k')) throw new InvalidCursorError(cursor);
+  const partition = decoded.p;
+  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition >= plan.partitions.length) throw new InvalidCursorError(cursor);
+  if (decoded.k === undefined) return { partition };
+  const start = validKey(decoded.k, indexKeyShape(plan.index), { [plan.index.partitionKey.name]: plan.partitions[partition]! });
+  if (!start) throw new InvalidCursorError(cursor);
+  return { partition, start };
 }
 
+/** The attributes (and their types) of the key a cursor must hold. */
+type KeyShape = Readonly<Record<string, 'S' | 'N'>>;
 
+/** An index page's last key: the table key and the index's keys. */
+function indexKeyShape(index: IndexSpec): KeyShape {
+  return { [PK]: 'S', [index.partitionKey.name]: index.partitionKey.type, [index.sortKey.name]: index.sortKey.type };
+}
+
+/** DynamoDB's limit on a partition key value. */
+const MAX_KEY_BYTES = 2_048;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `value` as a key of `shape` whose attributes in `fixed` hold exactly those strings, or undefined. */
+function validKey(value: unknown, shape: KeyShape, fixed: Readonly<Record<string, string>> = {}): Record<string, AttributeValue> | undefined {
+  const valid =
+    isRecord(value) &&
+    Object.keys(value).length === Object.keys(shape).length &&
+    Object.entries(shape).every(([name, type]) => {
+      const attribute = value[name];
+      if (!isRecord(attribute) || Object.keys(attribute).length !== 1) return false;
+      const text = attribute[type];
+      if (typeof text !== 'string' || text === '') return false;
+      if (fixed[name] !== undefined && text !== fixed[name]) return false;
+      return type === 'N' ? /^-?\d{1,38}$/.test(text) : Buffer.byteLength(text) <= MAX_KEY_BYTES;
+    });
+  return valid ? (value as Record<string, AttributeValue>) : undefined;
+}
+
+function decodeCursor(cursor: string, shape: KeyShape, fixed: Readonly<Record<string, string>> = {}): Record<string, AttributeValue> {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError(cursor);
+  }
+  const key = validKey(decoded, shape, fixed);
+  if (!key) throw new InvalidCursorError(cursor);
+  return key;
+}
 
 /** 32-bit FNV-1a: a cheap, stable spread of keys over shards. */
 function fnv1a(text: string): number {

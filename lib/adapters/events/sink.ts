@@ -8,7 +8,7 @@
 import { PutEventsCommand, type EventBridgeClient, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { forEachConcurrently } from '../../concurrency.ts';
+import { forEachConcurrently, retryDelayMs, sleep } from '../../concurrency.ts';
 import { EVENT_RECORD_SCHEMA, type EventRecord } from '../../core/index.ts';
 import { metricsOf } from '../../metrics.ts';
 import { SERVICE_NAME, type BusMessage, type EventSink, type MetricName } from '../../ports.ts';
@@ -18,7 +18,9 @@ const PUT_EVENTS_BATCH = 10;
 /** PutEvents calls in flight at once. */
 const PUT_EVENTS_CONCURRENCY = 8;
 /** Attempts for entries PutEvents reports as failed (throttling, internal errors). */
-const PUT_EVENTS_ATTEMPTS = 3;
+export const PUT_EVENTS_ATTEMPTS = 3;
+/** The pause before retrying failed entries: full jitter from 100 ms, doubling, at most 1 s. */
+export const PUT_EVENTS_RETRY = { baseMs: 100, capMs: 1_000 } as const;
 
 export interface AwsEventSinkOptions {
   readonly logger: Pick<Logger, 'info'>;
@@ -27,6 +29,10 @@ export interface AwsEventSinkOptions {
   readonly eventBusName: string;
   /** @default 'restart-scheduler' */
   readonly source?: string;
+  /** Waits between retries of failed entries (tests pass their own). @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Jitter of those waits. @default Math.random */
+  readonly random?: () => number;
 }
 
 export class AwsEventSink implements EventSink {
@@ -68,7 +74,7 @@ export class AwsEventSink implements EventSink {
     };
   }
 
-  /** PutEvents can accept a call yet fail some entries: those are retried, then reported. */
+  /** PutEvents can accept a call yet fail some entries: those are retried after a pause, then reported. */
   private async putEntries(entries: PutEventsRequestEntry[]): Promise<void> {
     let pending = entries;
     for (let attempt = 1; pending.length > 0; attempt++) {
@@ -80,6 +86,9 @@ export class AwsEventSink implements EventSink {
         const reasons = [...new Set(results.map((result) => result.ErrorCode).filter(Boolean))].join(', ');
         throw new Error(`PutEvents failed for ${failed.length} of ${entries.length} entries (${reasons})`);
       }
+      // Failed entries are mostly throttling: retried back to back they would
+      // meet the same limit. Jittered, so that concurrent batches spread out.
+      await (this.options.sleep ?? sleep)(retryDelayMs(attempt, PUT_EVENTS_RETRY, this.options.random ?? Math.random));
       pending = failed;
     }
   }
