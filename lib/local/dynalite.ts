@@ -18,6 +18,7 @@ const require = createRequire(import.meta.url);
 
 /** dynalite is CommonJS without type declarations: the parts of it used here. */
 interface DynaliteStore {
+  readonly db: { readonly supports: { readonly encodings: Record<string, boolean> } };
   readonly lifecycleManager: { gracefulClose(callback: (error?: Error | null) => void): void };
 }
 interface DynaliteError extends Error {
@@ -29,6 +30,27 @@ interface ActionValidation {
   readonly types: unknown;
   readonly custom?: unknown;
 }
+/**
+ * In memory, dynalite keeps its table in memory-level, built as
+ * `new MemoryLevel({ valueEncoding: 'json' })`, which stores every key and
+ * value as a Buffer by default. A small Buffer is a slice of node's shared
+ * 8 KB allocation pool, and a stored slice keeps its whole pool alive, most of
+ * it garbage from the requests around it: the table then weighs several times
+ * its items. memory-level can store strings instead (`storeEncoding: 'utf8'`,
+ * ordered the same for dynalite's keys, and cheaper to encode and decode), but
+ * dynalite passes no options through, so the class it is given (the one its own
+ * `require` resolves) defaults to strings. This must run before dynalite's
+ * database module loads; `startDynalite` checks that it took effect.
+ */
+const memoryLevel = createRequire(require.resolve('dynalite/db'))('memory-level') as { MemoryLevel: new (location?: unknown, options?: object) => object };
+const BufferMemoryLevel = memoryLevel.MemoryLevel;
+memoryLevel.MemoryLevel = class StringMemoryLevel extends BufferMemoryLevel {
+  constructor(location?: unknown, options?: object) {
+    const given = typeof location === 'object' && location !== null ? location : options;
+    super({ storeEncoding: 'utf8', ...given });
+  }
+};
+
 const dynaliteDb = require('dynalite/db') as {
   create(options: { path?: string; createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }): DynaliteStore;
 };
@@ -175,6 +197,15 @@ export interface LocalDynamo {
 export interface LocalDynamoOptions {
   /** LevelDB directory; in memory when omitted. */
   readonly path?: string;
+  /**
+   * The SDK's `cacheMiddleware` for every client: each command's middleware
+   * stack is resolved once instead of on every request, a good part of the
+   * SDK's work per call. A middleware added after a client's first request of
+   * a command is then not applied to it, so clients that tests or benchmarks
+   * instrument leave it off.
+   * @default false
+   */
+  readonly cacheMiddleware?: boolean;
 }
 
 /** Local credentials and region: dynalite accepts any signature. */
@@ -193,8 +224,17 @@ export async function startDynalite(options: LocalDynamoOptions = {}): Promise<L
     deleteTableMs: 0,
     updateTableMs: 0,
   });
+  if (!options.path && !store.db.supports.encodings.utf8) {
+    throw new Error('dynalite was loaded before lib/local/dynalite.ts could make its in-memory table store strings');
+  }
   const requestHandler = new DynaliteRequestHandler(store);
-  const config: DynamoDBClientConfig = { ...LOCAL_AWS_CONFIG, endpoint: IN_PROCESS_ENDPOINT, maxAttempts: 3, requestHandler };
+  const config: DynamoDBClientConfig = {
+    ...LOCAL_AWS_CONFIG,
+    endpoint: IN_PROCESS_ENDPOINT,
+    maxAttempts: 3,
+    requestHandler,
+    cacheMiddleware: options.cacheMiddleware === true,
+  };
   const clients = new Set<DynamoDBClient>();
   const createClient = () => {
     const client = new DynamoDBClient(config);

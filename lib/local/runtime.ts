@@ -104,7 +104,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   };
 
   try {
-    const dynamo: LocalDynamo = await startDynalite(dataDir ? { path: join(dataDir, 'dynamodb') } : {});
+    // The store's client is never instrumented after it starts: its middleware stacks can be resolved once.
+    const dynamo: LocalDynamo = await startDynalite({ ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}), cacheMiddleware: true });
     cleanups.push(() => dynamo.close());
     await ensureTable(dynamo.client, LOCAL_TABLE_NAME);
     const store = new DynamoBackoffStore({ client: dynamo.client, tableName: LOCAL_TABLE_NAME, clock });
