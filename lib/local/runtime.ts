@@ -74,6 +74,18 @@ export interface LocalRuntime {
   close(): Promise<void>;
 }
 
+/**
+ * The fine stage calls back this long before a restart's instant, so that the
+ * container is read before it (a read can queue behind other work on a busy
+ * event loop); the callback then waits for the instant itself.
+ */
+const FINE_STAGE_LEAD_MS = 25;
+/**
+ * How early a callback may be and still wait in process: the lead, plus room
+ * for a timer that fires a little early or a read that returns quickly.
+ */
+const INLINE_WAIT_MS = 4 * FINE_STAGE_LEAD_MS;
+
 export class RemoteBindError extends Error {
   override readonly name = 'RemoteBindError';
 }
@@ -132,7 +144,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       inFlight.add(running);
       await running.finally(() => inFlight.delete(running));
     };
-    const fineStage = new InProcessFineStage(dispatch);
+    const fineStage = new InProcessFineStage(dispatch, { leadMs: FINE_STAGE_LEAD_MS });
     cleanups.push(() => fineStage.close());
     const scheduler = new LocalSchedulerEndpoint({
       groups: [LOCAL_SCHEDULE_GROUP],
@@ -165,6 +177,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         precision,
         recoveryGraceMs: options.recoveryGraceMs ?? defaultRecoveryGrace(precision, syncPeriodMs),
         dispatchLeaseMs: options.dispatchLeaseMs ?? 5_000,
+        inlineWaitMs: INLINE_WAIT_MS,
       },
       log,
     };

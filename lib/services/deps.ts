@@ -40,8 +40,25 @@ export class WriteContentionError extends Error {
 export async function pauseAfterConflict(deps: ServiceDeps, attempt: number): Promise<void> {
   deps.sink.metric('WriteConflicts', 1);
   const ceiling = Math.min(200, 10 * 2 ** (attempt - 1));
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  await sleep(Math.floor(deps.random() * ceiling));
+  await sleeper(deps)(Math.floor(deps.random() * ceiling));
+}
+
+/**
+ * Waits until the clock reads `instant` or later and returns what it reads
+ * then: never earlier, however the sleep rounds (a timer may wake a
+ * millisecond early, or more when its event loop started the turn late).
+ */
+export async function waitUntil(deps: Pick<ServiceDeps, 'clock' | 'sleep'>, instant: number): Promise<number> {
+  const sleep = sleeper(deps);
+  for (;;) {
+    const now = deps.clock.now();
+    if (now >= instant) return now;
+    await sleep(instant - now);
+  }
+}
+
+function sleeper(deps: Pick<ServiceDeps, 'sleep'>): (ms: number) => Promise<void> {
+  return deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 }
 
 export function errorDetails(error: unknown): Record<string, unknown> {
