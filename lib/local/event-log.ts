@@ -9,6 +9,12 @@
  *   most once (its `restartId` is remembered), so a re-publish after a crash
  *   between publish and acknowledgement never reaches a client twice;
  * - metrics → in-memory counters.
+ *
+ * Both files are appended off the event loop, in batches (`FileAppender`): a
+ * restart is written before any subscriber hears of it (`publish` resolves
+ * after both), and the local server answers a request once the records it
+ * caused are written (`flushed`), as a synchronous append would have ordered
+ * them — without stopping every timer and request for each write.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +22,8 @@ import { EVENT_RECORD_SCHEMA, type EventRecord } from '../core/index.ts';
 import type { EventQuery } from '../api/backend.ts';
 import { metricsOf } from '../metrics.ts';
 import { BUS_DETAIL_TYPES, type BusMessage, type EventSink, type MetricName, type RestartNotice, type RestartRequest } from '../ports.ts';
+import { errorDetails, type OperationalLog } from '../services/deps.ts';
+import { FileAppender } from './appender.ts';
 
 export type RestartListener = (restart: RestartNotice) => void;
 
@@ -24,9 +32,17 @@ export interface LocalEventLogOptions {
   readonly dir?: string;
   /** Receives one readable line per event record (the console). */
   readonly echo?: (line: string) => void;
-  /** Most event records (and restarts) kept in memory for queries and replay. @default 200_000 */
+  /**
+   * Most event records (and restarts) kept in memory for queries and replay;
+   * older ones stay in the files. Each costs about half a kilobyte of heap.
+   * @default 50_000
+   */
   readonly memoryLimit?: number;
+  /** Where a failed write of events.jsonl is reported (a failed restart write fails its publish instead). @default console.error */
+  readonly log?: OperationalLog;
 }
+
+const WRITTEN: Promise<void> = Promise.resolve();
 
 export class LocalEventLog implements EventSink {
   private readonly events: EventRecord[] = [];
@@ -36,22 +52,27 @@ export class LocalEventLog implements EventSink {
   private readonly recordedDispatches = new Set<string>();
   private readonly listeners = new Set<RestartListener>();
   private readonly counters = new Map<MetricName, number>();
-  private readonly eventsFile: string | undefined;
-  private readonly restartsFile: string | undefined;
+  private readonly eventsFile: FileAppender | undefined;
+  private readonly restartsFile: FileAppender | undefined;
   private readonly memoryLimit: number;
+  /** The sequence number the next restart gets (restarts being written hold theirs already). */
+  private nextSeq: number;
 
   constructor(private readonly options: LocalEventLogOptions = {}) {
-    this.memoryLimit = options.memoryLimit ?? 200_000;
+    this.memoryLimit = options.memoryLimit ?? 50_000;
     if (options.dir) {
       mkdirSync(options.dir, { recursive: true });
-      this.eventsFile = join(options.dir, 'events.jsonl');
-      this.restartsFile = join(options.dir, 'restarts.jsonl');
-      for (const event of readJsonLines<EventRecord & { schema?: string }>(this.eventsFile)) {
+      const eventsFile = join(options.dir, 'events.jsonl');
+      const restartsFile = join(options.dir, 'restarts.jsonl');
+      for (const event of readJsonLines<EventRecord & { schema?: string }>(eventsFile)) {
         const { schema: _schema, ...record } = event;
         this.remember(record);
       }
-      for (const restart of readJsonLines<RestartNotice>(this.restartsFile)) this.rememberRestart(restart);
+      for (const restart of readJsonLines<RestartNotice>(restartsFile)) this.rememberRestart(restart);
+      this.eventsFile = new FileAppender(eventsFile);
+      this.restartsFile = new FileAppender(restartsFile);
     }
+    this.nextSeq = this.lastRestartSeq + 1;
   }
 
   record(input: readonly EventRecord[]): void {
@@ -60,7 +81,11 @@ export class LocalEventLog implements EventSink {
     const events = input.filter((event) => !isDispatch(event) || !this.recordedDispatches.has(dispatchId(event)));
     if (events.length === 0) return;
     if (this.eventsFile) {
-      appendFileSync(this.eventsFile, events.map((event) => `${JSON.stringify({ schema: EVENT_RECORD_SCHEMA, ...event })}\n`).join(''));
+      this.eventsFile.append(events.map((event) => `${JSON.stringify({ schema: EVENT_RECORD_SCHEMA, ...event })}\n`).join('')).catch((error: unknown) => {
+        const details = { file: 'events.jsonl', ...errorDetails(error) };
+        if (this.options.log) this.options.log.error('writing event records failed', details);
+        else console.error('error: writing event records failed', JSON.stringify(details));
+      });
     }
     for (const event of events) {
       this.remember(event);
@@ -70,25 +95,50 @@ export class LocalEventLog implements EventSink {
   }
 
   async publish(messages: readonly BusMessage[]): Promise<void> {
+    const fresh: RestartNotice[] = [];
     for (const message of messages) {
       if (message.detailType !== BUS_DETAIL_TYPES.restartRequested) continue;
       const request = message.detail as unknown as RestartRequest;
       if (this.restartIds.has(request.restartId)) continue;
-      const restart: RestartNotice = {
-        seq: (this.restarts.at(-1)?.seq ?? 0) + 1,
+      // Taken now, so that a second publish of it while this one is being written is dropped.
+      this.restartIds.add(request.restartId);
+      fresh.push({
+        seq: this.nextSeq++,
         restartId: request.restartId,
         key: request.key,
         restartCount: request.restartCount,
         restartAt: request.restartAt,
         firedAt: request.firedAt,
         recovered: request.recovered,
-      };
-      // Durable before anyone hears of it: a client that missed the live event
-      // (it was reconnecting, or the runtime died) gets it from the log.
-      if (this.restartsFile) appendFileSync(this.restartsFile, `${JSON.stringify(restart)}\n`);
+      });
+    }
+    if (fresh.length === 0) return;
+    // Durable before anyone hears of it: a client that missed the live event
+    // (it was reconnecting, or the runtime died) gets it from the log.
+    if (this.restartsFile) {
+      try {
+        await this.restartsFile.append(fresh.map((restart) => `${JSON.stringify(restart)}\n`).join(''));
+      } catch (error) {
+        // Not published: a retry of the dispatch may publish it again.
+        for (const restart of fresh) this.restartIds.delete(restart.restartId);
+        throw error;
+      }
+    }
+    for (const restart of fresh) {
       this.rememberRestart(restart);
       for (const listener of this.listeners) listener(restart);
     }
+  }
+
+  /** Resolves once every record and restart handed over so far is written to its file. */
+  flushed(): Promise<void> {
+    if (!this.eventsFile || !this.restartsFile) return WRITTEN;
+    return Promise.all([this.eventsFile.flushed(), this.restartsFile.flushed()]).then(() => undefined);
+  }
+
+  /** Writes what is pending and closes the files. */
+  async close(): Promise<void> {
+    await Promise.all([this.eventsFile?.close(), this.restartsFile?.close()]);
   }
 
   metric(name: MetricName, value: number): void {
@@ -134,7 +184,7 @@ export class LocalEventLog implements EventSink {
   private remember(event: EventRecord): void {
     if (isDispatch(event)) this.recordedDispatches.add(dispatchId(event));
     this.events.push(event);
-    if (this.events.length > this.memoryLimit) {
+    if (this.events.length > this.memoryLimit + trimSlack(this.memoryLimit)) {
       for (const old of this.events.splice(0, this.events.length - this.memoryLimit)) {
         if (isDispatch(old)) this.recordedDispatches.delete(dispatchId(old));
       }
@@ -145,7 +195,7 @@ export class LocalEventLog implements EventSink {
   private rememberRestart(restart: RestartNotice): void {
     this.restarts.push(restart);
     this.restartIds.add(restart.restartId);
-    if (this.restarts.length > this.memoryLimit) {
+    if (this.restarts.length > this.memoryLimit + trimSlack(this.memoryLimit)) {
       for (const old of this.restarts.splice(0, this.restarts.length - this.memoryLimit)) this.restartIds.delete(old.restartId);
     }
   }
@@ -153,6 +203,15 @@ export class LocalEventLog implements EventSink {
   private count(name: MetricName, value: number): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + value);
   }
+}
+
+/**
+ * How far past the limit the in-memory lists may grow before the oldest are
+ * dropped: dropping shifts the whole list, so it is done in steps of this many
+ * rather than one entry per new one.
+ */
+function trimSlack(limit: number): number {
+  return Math.max(1, Math.floor(limit / 16));
 }
 
 function isDispatch(event: EventRecord): boolean {

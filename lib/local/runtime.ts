@@ -121,7 +121,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     cleanups.push(() => dynamo.close());
     await ensureTable(dynamo.client, LOCAL_TABLE_NAME);
     const store = new DynamoBackoffStore({ client: dynamo.client, tableName: LOCAL_TABLE_NAME, clock });
-    const eventLog = new LocalEventLog({ ...(dataDir ? { dir: dataDir } : {}), ...(options.echo ? { echo: options.echo } : {}) });
+    const eventLog = new LocalEventLog({ ...(dataDir ? { dir: dataDir } : {}), ...(options.echo ? { echo: options.echo } : {}), log });
+    // Closed once nothing writes to it any more: after the server and the dispatches in flight.
+    cleanups.push(() => eventLog.close());
 
     // Dispatches still running when the runtime closes are awaited before the
     // store shuts (registered after it, so this clean-up runs just before it).
