@@ -83,7 +83,8 @@ describe('restart-scheduler local', () => {
     // The event record follows the stream by a write: wait for it rather than race it.
     const restartedCounts = async () => (await client.listEvents({ key, type: 'Restarted', limit: 100 })).map((event) => event.restartCount);
     await expect.poll(restartedCounts, { timeout: 5_000 }).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(await client.getContainer(key)).toMatchObject({ restartCount: 6, state: 'Running' });
+    // So does the mark that the restart went out (after the record): wait for it too.
+    await expect.poll(() => client.getContainer(key), { timeout: 5_000 }).toMatchObject({ restartCount: 6, state: 'Running' });
   });
 
   it('takes one decision from 50 concurrent identical exits; 49 answer Duplicate', async () => {
