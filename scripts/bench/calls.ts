@@ -41,7 +41,7 @@ export interface OperationMeasure {
   readonly rru: number;
   readonly wru: number;
   readonly wruByIndex: Record<string, number>;
-  /** Handler wall time in this process (dynalite on loopback), ms. */
+  /** Handler wall time in this process (dynalite in process, no network), ms. */
   readonly durationMs: Summary;
   /** Bytes the handler logged (event records, EMF metrics) per invocation. */
   readonly logBytes: number;

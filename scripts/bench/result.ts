@@ -31,7 +31,15 @@ export interface BenchResult {
   readonly calls: { readonly operations: CallsResult['operations'] };
   readonly restarts: RestartsResult & { readonly synchronized?: RestartsResult };
   readonly sync: SyncResult;
-  readonly memory: { readonly peakRssMb: number; readonly source: string; readonly heapUsedMbAfter: number; readonly live: IngestResult['liveMemory'] };
+  readonly memory: {
+    readonly peakRssMb: number;
+    readonly source: string;
+    readonly heapUsedMbAfter: number;
+    readonly live: IngestResult['liveMemory'];
+    /** The same load on a runtime in its default mode, on disk. */
+    readonly peakRssOnDiskMb: number;
+    readonly liveOnDisk: IngestResult['liveMemory'];
+  };
   readonly bundles: BundlesResult;
   readonly cost: {
     readonly usdPerMillionExitEvents: Record<'second' | 'minute', { readonly batch1: number; readonly batch100: number }>;
@@ -54,6 +62,8 @@ export const REQUIRED_NUMBERS = [
   'restarts.latenessP99Ms',
   'restarts.latenessMaxMs',
   'memory.peakRssMb',
+  'ingest.runtimePeakRssMb',
+  'ingest.runtimePeakRssOnDiskMb',
 ] as const;
 
 export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'bundles'] as const;

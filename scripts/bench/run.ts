@@ -125,7 +125,14 @@ async function measure(quick: boolean): Promise<BenchResult> {
     calls: { operations: calls.operations },
     restarts: { ...restarts, ...(synchronized ? { synchronized } : {}) },
     sync,
-    memory: { peakRssMb: ingest.runtimePeakRssMb, source: ingest.memorySource, heapUsedMbAfter: ingest.runtimeHeapUsedMb, live: ingest.liveMemory },
+    memory: {
+      peakRssMb: ingest.runtimePeakRssMb,
+      source: ingest.memorySource,
+      heapUsedMbAfter: ingest.runtimeHeapUsedMb,
+      live: ingest.liveMemory,
+      peakRssOnDiskMb: ingest.runtimePeakRssOnDiskMb,
+      liveOnDisk: ingest.onDisk.liveMemory,
+    },
     bundles,
     cost: {
       usdPerMillionExitEvents: {
@@ -158,7 +165,8 @@ function printSummary(result: BenchResult): void {
         ['restarts / early', `${restarts.count} / ${restarts.early}`],
         ['lateness p50 / p99 / max', `${restarts.latenessP50Ms} / ${restarts.latenessP99Ms} / ${restarts.latenessMaxMs} ms`],
         ['sync items read by idle entries', Object.entries(sync.itemsRead).map(([idle, read]) => `${idle}: ${read}`).join(', ')],
-        ['peak RSS of the runtime', `${formatNumber(result.memory.peakRssMb)} MB`],
+        ['peak RSS of the runtime, in memory / on disk', `${formatNumber(result.memory.peakRssMb)} / ${formatNumber(result.memory.peakRssOnDiskMb)} MB`],
+        ['on disk: end to end / raw pairs, ratio', `${formatNumber(ingest.onDisk.eventsPerSec)} events/s / ${formatNumber(ingest.onDisk.rawPairsPerSec)} pairs/s, ${formatNumber(ingest.onDisk.ratio, 3)}`],
         ['bundles (SDK bundled)', bundles.handlers.map((bundle) => `${bundle.handler} ${formatNumber(bundle.sdkBundled.kib)} KiB`).join(', ')],
         ['$ per million exit events / restarts (second precision)', `${usd(cost.usdPerMillionExitEvents.second.batch1)} / ${usd(cost.usdPerMillionRestarts.second)}`],
         ['run time', `${result.meta.durationSec} s`],
