@@ -72,6 +72,16 @@ export interface ServiceConfig {
   readonly recoveryGraceMs: number;
   /** How long a dispatch claim holds before another callback or the sync may take it over (the claimer is presumed dead). */
   readonly dispatchLeaseMs: number;
+  /**
+   * A restart callback that comes at most this long before the restart's
+   * instant waits for the instant itself, with the container already read, and
+   * claims the restart the moment it comes; an earlier one hands the rest of
+   * the wait back to the timer. 0 hands back every early callback: on AWS a
+   * wait is billed Lambda time, and the fine stage is never early. The local
+   * runtime's in-process fine stage calls back a little early on purpose, so
+   * the store's read is off the restart's critical path.
+   */
+  readonly inlineWaitMs: number;
   /** Attempts of the read → plan → conditional write loop before giving up. */
   readonly maxWriteAttempts: number;
   /** Most expired entries the sync deletes per shard per run. */
@@ -90,6 +100,7 @@ export const DEFAULT_SERVICE_CONFIG: ServiceConfig = {
   precision: 'second',
   recoveryGraceMs: DEFAULT_RECOVERY_GRACE_MS,
   dispatchLeaseMs: 60_000,
+  inlineWaitMs: 0,
   maxWriteAttempts: 8,
   gcBatchSize: 100,
   backOffEventIntervalMs: DEFAULT_BACKOFF_EVENT_INTERVAL_MS,

@@ -52,6 +52,8 @@ export function registerLocal(program: Command, print: (text: string) => void): 
       // Loaded here, not at the top: every other command starts faster without dynalite and the SDK clients.
       const { RemoteBindError, startLocalRuntime } = await import('../local/runtime.ts');
       const ecs = flags.ecsEndpoint !== undefined ? await ecsClient(flags.ecsEndpoint) : undefined;
+      // This process is the runtime's: it sets the heap policy (see lib/local/heap.ts).
+      (await import('../local/heap.ts')).limitHeapGrowth();
       let runtime;
       try {
         runtime = await startLocalRuntime({

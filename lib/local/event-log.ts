@@ -11,6 +11,12 @@
  *   most once (its `restartId` is remembered), so a re-publish after a crash
  *   between publish and acknowledgement never reaches a client twice;
  * - metrics → in-memory counters.
+ *
+ * Both files are appended off the event loop, in batches (`FileAppender`): a
+ * restart is written before any subscriber hears of it (`publish` resolves
+ * after both), and the local server answers a request once the records it
+ * caused are written (`flushed`), as a synchronous append would have ordered
+ * them — without stopping every timer and request for each write.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +32,8 @@ import {
   type RestartRequest,
   type SequencedEvent,
 } from '../ports.ts';
+import { errorDetails, type OperationalLog } from '../services/deps.ts';
+import { FileAppender } from './appender.ts';
 import { SequencedLog } from './sequenced-log.ts';
 
 export interface LocalEventLogOptions {
@@ -33,9 +41,17 @@ export interface LocalEventLogOptions {
   readonly dir?: string;
   /** Receives one readable line per event record (the console). */
   readonly echo?: (line: string) => void;
-  /** Most event records (and restarts) kept in memory for queries and replay. @default 200_000 */
+  /**
+   * Most event records (and restarts) kept in memory for queries and replay;
+   * older ones stay in the files. Each costs about half a kilobyte of heap.
+   * @default 50_000
+   */
   readonly memoryLimit?: number;
+  /** Where a failed write of events.jsonl is reported (a failed restart write fails its publish instead). @default console.error */
+  readonly log?: OperationalLog;
 }
+
+const WRITTEN: Promise<void> = Promise.resolve();
 
 export class LocalEventLog implements EventSink {
   /**
@@ -50,28 +66,33 @@ export class LocalEventLog implements EventSink {
   /** The restart ids of every Restarted / RestartRecovered record kept. */
   private readonly recordedDispatches = new Set<string>();
   private readonly counters = new Map<MetricName, number>();
-  private readonly eventsFile: string | undefined;
-  private readonly restartsFile: string | undefined;
+  private readonly eventsFile: FileAppender | undefined;
+  private readonly restartsFile: FileAppender | undefined;
+  /** The sequence number the next restart gets (restarts being written hold theirs already). */
+  private nextRestartSeq: number;
 
   constructor(private readonly options: LocalEventLogOptions = {}) {
-    const memoryLimit = options.memoryLimit ?? 200_000;
+    const memoryLimit = options.memoryLimit ?? 50_000;
     this.events = new SequencedLog<SequencedEvent>(memoryLimit, ({ record }) => {
       if (isDispatch(record)) this.recordedDispatches.delete(dispatchId(record));
     });
     this.restarts = new SequencedLog<RestartNotice>(memoryLimit, (restart) => this.restartIds.delete(restart.restartId));
     if (options.dir) {
       mkdirSync(options.dir, { recursive: true });
-      this.eventsFile = join(options.dir, 'events.jsonl');
-      this.restartsFile = join(options.dir, 'restarts.jsonl');
-      for (const event of readJsonLines<EventRecord & { schema?: string }>(this.eventsFile)) {
+      const eventsFile = join(options.dir, 'events.jsonl');
+      const restartsFile = join(options.dir, 'restarts.jsonl');
+      for (const event of readJsonLines<EventRecord & { schema?: string }>(eventsFile)) {
         const { schema: _schema, ...record } = event;
         this.events.restore(this.remember(record));
       }
-      for (const restart of readJsonLines<RestartNotice>(this.restartsFile)) {
+      for (const restart of readJsonLines<RestartNotice>(restartsFile)) {
         this.restartIds.add(restart.restartId);
         this.restarts.restore(restart);
       }
+      this.eventsFile = new FileAppender(eventsFile);
+      this.restartsFile = new FileAppender(restartsFile);
     }
+    this.nextRestartSeq = this.restarts.nextSeq;
   }
 
   record(input: readonly EventRecord[]): void {
@@ -80,7 +101,11 @@ export class LocalEventLog implements EventSink {
     const events = input.filter((event) => !isDispatch(event) || !this.recordedDispatches.has(dispatchId(event)));
     if (events.length === 0) return;
     if (this.eventsFile) {
-      appendFileSync(this.eventsFile, events.map((event) => `${JSON.stringify({ schema: EVENT_RECORD_SCHEMA, ...event })}\n`).join(''));
+      this.eventsFile.append(events.map((event) => `${JSON.stringify({ schema: EVENT_RECORD_SCHEMA, ...event })}\n`).join('')).catch((error: unknown) => {
+        const details = { file: 'events.jsonl', ...errorDetails(error) };
+        if (this.options.log) this.options.log.error('writing event records failed', details);
+        else console.error('error: writing event records failed', JSON.stringify(details));
+      });
     }
     for (const event of events) {
       this.options.echo?.(consoleLine(event));
@@ -90,12 +115,15 @@ export class LocalEventLog implements EventSink {
   }
 
   async publish(messages: readonly BusMessage[]): Promise<void> {
+    const fresh: RestartNotice[] = [];
     for (const message of messages) {
       if (message.detailType !== BUS_DETAIL_TYPES.restartRequested) continue;
       const request = message.detail as unknown as RestartRequest;
       if (this.restartIds.has(request.restartId)) continue;
-      const restart: RestartNotice = {
-        seq: this.restarts.nextSeq,
+      // Taken now, so that a second publish of it while this one is being written is dropped.
+      this.restartIds.add(request.restartId);
+      fresh.push({
+        seq: this.nextRestartSeq++,
         restartId: request.restartId,
         key: request.key,
         restartCount: request.restartCount,
@@ -103,13 +131,34 @@ export class LocalEventLog implements EventSink {
         firedAt: request.firedAt,
         recovered: request.recovered,
         target: request.target,
-      };
-      // Durable before anyone hears of it: a client that missed the live event
-      // (it was reconnecting, or the runtime died) gets it from the log.
-      if (this.restartsFile) appendFileSync(this.restartsFile, `${JSON.stringify(restart)}\n`);
-      this.restartIds.add(restart.restartId);
-      this.restarts.append(restart);
+      });
     }
+    if (fresh.length === 0) return;
+    // Durable before anyone hears of it: a client that missed the live event
+    // (it was reconnecting, or the runtime died) gets it from the log.
+    if (this.restartsFile) {
+      try {
+        await this.restartsFile.append(fresh.map((restart) => `${JSON.stringify(restart)}\n`).join(''));
+      } catch (error) {
+        // Not published: a retry of the dispatch may publish it again (under a
+        // new sequence number; a stream skips the gap).
+        for (const restart of fresh) this.restartIds.delete(restart.restartId);
+        throw error;
+      }
+    }
+    // Batches settle in order, so sequence numbers reach the log in order.
+    for (const restart of fresh) this.restarts.append(restart);
+  }
+
+  /** Resolves once every record and restart handed over so far is written to its file. */
+  flushed(): Promise<void> {
+    if (!this.eventsFile || !this.restartsFile) return WRITTEN;
+    return Promise.all([this.eventsFile.flushed(), this.restartsFile.flushed()]).then(() => undefined);
+  }
+
+  /** Writes what is pending and closes the files. */
+  async close(): Promise<void> {
+    await Promise.all([this.eventsFile?.close(), this.restartsFile?.close()]);
   }
 
   metric(name: MetricName, value: number): void {

@@ -100,6 +100,18 @@ export interface LocalRuntime {
   close(): Promise<void>;
 }
 
+/**
+ * The fine stage calls back this long before a restart's instant, so that the
+ * container is read before it (a read can queue behind other work on a busy
+ * event loop); the callback then waits for the instant itself.
+ */
+const FINE_STAGE_LEAD_MS = 25;
+/**
+ * How early a callback may be and still wait in process: the lead, plus room
+ * for a timer that fires a little early or a read that returns quickly.
+ */
+const INLINE_WAIT_MS = 4 * FINE_STAGE_LEAD_MS;
+
 export class RemoteBindError extends Error {
   override readonly name = 'RemoteBindError';
 }
@@ -136,7 +148,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   };
 
   try {
-    const dynamo: LocalDynamo = await startDynalite(dataDir ? { path: join(dataDir, 'dynamodb') } : {});
+    // The store's client is never instrumented after it starts: its middleware stacks can be resolved once.
+    const dynamo: LocalDynamo = await startDynalite({ ...(dataDir ? { path: join(dataDir, 'dynamodb') } : {}), cacheMiddleware: true });
     cleanups.push(() => dynamo.close());
     await ensureTable(dynamo.client, LOCAL_TABLE_NAME);
     const store = new DynamoBackoffStore({
@@ -146,7 +159,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       ...(options.shards !== undefined ? { shards: options.shards } : {}),
       ...(options.entryRetentionMs !== undefined ? { retentionMs: options.entryRetentionMs } : {}),
     });
-    const eventLog = new LocalEventLog({ ...(dataDir ? { dir: dataDir } : {}), ...(options.echo ? { echo: options.echo } : {}) });
+    const eventLog = new LocalEventLog({ ...(dataDir ? { dir: dataDir } : {}), ...(options.echo ? { echo: options.echo } : {}), log });
+    // Closed once nothing writes to it any more: after the server and the dispatches in flight.
+    cleanups.push(() => eventLog.close());
 
     // Dispatches still running when the runtime closes are awaited before the
     // store shuts (registered after it, so this clean-up runs just before it).
@@ -169,7 +184,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       inFlight.add(running);
       await running.finally(() => inFlight.delete(running));
     };
-    const fineStage = new InProcessFineStage(dispatch);
+    const fineStage = new InProcessFineStage(dispatch, { leadMs: FINE_STAGE_LEAD_MS });
     cleanups.push(() => fineStage.close());
     const scheduler = new LocalSchedulerEndpoint({
       groups: [LOCAL_SCHEDULE_GROUP],
@@ -206,6 +221,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         recoveryGraceMs: options.recoveryGraceMs ?? defaultRecoveryGrace(precision, syncPeriodMs),
         dispatchLeaseMs: options.dispatchLeaseMs ?? 5_000,
         ...(options.backOffEventIntervalMs !== undefined ? { backOffEventIntervalMs: options.backOffEventIntervalMs } : {}),
+        inlineWaitMs: INLINE_WAIT_MS,
       },
       log,
     };

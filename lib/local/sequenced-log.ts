@@ -16,8 +16,10 @@ export class SequencedLog<T extends Sequenced> {
   private last = 0;
 
   /**
-   * @param memoryLimit most entries kept; the oldest are dropped first (a
-   *   client resuming further back than that misses them)
+   * @param memoryLimit entries kept at least; the oldest are dropped first (a
+   *   client resuming further back than that misses them), in steps of a
+   *   sixteenth of the limit rather than one per new entry, because dropping
+   *   shifts the whole list
    * @param onEvict told about each dropped entry
    */
   constructor(
@@ -74,7 +76,7 @@ export class SequencedLog<T extends Sequenced> {
   private remember(entry: T): void {
     this.entries.push(entry);
     this.last = entry.seq;
-    if (this.entries.length > this.memoryLimit) {
+    if (this.entries.length > this.memoryLimit + Math.max(1, Math.floor(this.memoryLimit / 16))) {
       for (const old of this.entries.splice(0, this.entries.length - this.memoryLimit)) this.onEvict?.(old);
     }
   }

@@ -110,6 +110,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       options.backend,
       limits,
     );
+    // Answered once the event records the request caused are written.
+    await options.eventLog.flushed();
     send(response, apiResponse);
   }
 

@@ -71,6 +71,20 @@ export function budgetPort(deps: ServiceDeps, namespace: string): { port: Restar
   return { port: deps.budget, budget };
 }
 
+/**
+ * Waits until the clock reads `instant` or later and returns what it reads
+ * then: never earlier, however the sleep rounds (a timer may wake a
+ * millisecond early, or more when its event loop started the turn late).
+ */
+export async function waitUntil(deps: Pick<ServiceDeps, 'clock' | 'sleep'>, instant: number): Promise<number> {
+  const sleep = sleepOf(deps);
+  for (;;) {
+    const now = deps.clock.now();
+    if (now >= instant) return now;
+    await sleep(instant - now);
+  }
+}
+
 export function errorDetails(error: unknown): Record<string, unknown> {
   return error instanceof Error ? { error: error.name, errorMessage: error.message } : { error: String(error) };
 }

@@ -1,6 +1,6 @@
 import { delayWaitingRestart, eventRecord, formatPod, restartIdOf, targetKind, type ContainerState, type PendingRestart } from '../core/index.ts';
 import { BUS_DETAIL_TYPES, type RestartRequest } from '../ports.ts';
-import { budgetPort, errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
+import { budgetPort, errorDetails, pauseAfterConflict, waitUntil, WriteContentionError, type ServiceDeps } from './deps.ts';
 
 export type FireOutcome =
   /** Published now. */
@@ -28,7 +28,9 @@ export interface FireOptions {
 
 /**
  * Dispatches one restart (key + restart count), never before its instant and
- * exactly once, by conditional state transitions on the container's item:
+ * exactly once, by conditional state transitions on the container's item
+ * (a callback at most `inlineWaitMs` early waits for the instant after its
+ * read; an earlier one is handed back to the timer):
  *
  *   waiting ──claim──▶ dispatching ──publish, then mark──▶ dispatched
  *
@@ -58,7 +60,7 @@ export async function fireRestart(
   for (let attempt = 1; attempt <= deps.config.maxWriteAttempts; attempt++) {
     const current = await deps.store.get(ref.key);
     // Read after the store answers: "never early" is judged when we decide.
-    const now = deps.clock.now();
+    let now = deps.clock.now();
     const restart = current?.value.restart;
     if (!current || !restart || restart.restartCount !== ref.restartCount) return 'Stale';
     if (restart.status === 'dispatched') return 'AlreadyDispatched';
@@ -68,10 +70,13 @@ export async function fireRestart(
     // lease, so the redelivery after a claimer died lands inside its claim, and
     // acknowledged without a successor it would leave the restart to the sync.
     const dueAt = actionableAt(restart, deps.config.dispatchLeaseMs);
-    if (now < dueAt) {
+    if (now < dueAt && dueAt - now > deps.config.inlineWaitMs) {
       await deps.timer.defer({ key: ref.key, restartCount: restart.restartCount, restartAt: dueAt }, now);
       return restart.status === 'dispatching' ? 'InFlight' : 'Deferred';
     }
+    // Close enough: wait here, so the claim follows the instant at once. What
+    // was read may change meanwhile; the claim is conditional on its version.
+    if (now < dueAt) now = await waitUntil(deps, dueAt);
 
     let due = current.value;
     const budget = restart.status === 'waiting' && restart.budgetDelayMs === undefined ? budgetPort(deps, due.namespace) : undefined;

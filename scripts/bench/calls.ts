@@ -8,7 +8,6 @@
  * (what the Powertools logger and metrics write to stdout and stderr) are measured too.
  */
 import type { APIGatewayProxyEventV2, SQSEvent } from 'aws-lambda';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -42,7 +41,7 @@ export interface OperationMeasure {
   readonly rru: number;
   readonly wru: number;
   readonly wruByIndex: Record<string, number>;
-  /** Handler wall time in this process (dynalite on loopback), ms. */
+  /** Handler wall time in this process (dynalite in process, no network), ms. */
   readonly durationMs: Summary;
   /** Bytes the handler logged (event records, EMF metrics) per invocation. */
   readonly logBytes: number;
@@ -153,7 +152,7 @@ async function createPipeline(dynamo: LocalDynamo, precision: Precision): Promis
   const counter = new CallCounter();
   const meter = new DynamoMeter();
   // A client of its own, so that the meters see this pipeline's calls only.
-  const dynamoClient = new DynamoDBClient({ ...LOCAL_AWS_CONFIG, endpoint: dynamo.endpoint, maxAttempts: 3 });
+  const dynamoClient = dynamo.createClient();
   counter.attach(dynamoClient);
   meter.attach(dynamoClient);
   const standIn = new StandInServices();

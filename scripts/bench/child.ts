@@ -32,6 +32,8 @@ export interface RuntimeChild {
 export interface RuntimeChildOptions {
   /** Extra node flags for the runtime process, e.g. --cpu-prof. */
   readonly nodeArgs?: readonly string[];
+  /** Keep the table, schedules and logs on disk under this directory (the runtime's default mode); in memory when omitted. */
+  readonly dataDir?: string;
 }
 
 /** Omit over each member of a union. */
@@ -43,7 +45,7 @@ export const CHILD_ENV = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNI
 export async function startRuntimeChild(options: RuntimeChildOptions = {}): Promise<RuntimeChild> {
   const { nodeArgs = [] } = options;
   // --expose-gc only lets the benchmark ask for a collection before it reads live memory.
-  const child = spawn(process.execPath, [...nodeArgs, '--expose-gc', '--import', TSX_LOADER, RUNTIME_CHILD], {
+  const child = spawn(process.execPath, [...nodeArgs, '--expose-gc', '--import', TSX_LOADER, RUNTIME_CHILD, ...(options.dataDir ? ['--data-dir', options.dataDir] : [])], {
     cwd: PROJECT_ROOT,
     env: CHILD_ENV,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -136,8 +138,13 @@ export async function awaitListening(
   return { url, output: () => text, exited };
 }
 
-/** Memory of a process from /proc (Linux): resident now, and the peak so far (high-water mark), in MiB. */
-export function readMemory(pid: number): { rssMb: number; hwmMb: number } | undefined {
+/**
+ * Memory of a process from /proc (Linux), MiB: resident now, the peak so far
+ * (high-water mark), and what is resident now split into anonymous memory
+ * (heaps, native allocations) and file-backed pages (mapped files, such as
+ * LevelDB's table files, which the kernel can drop and read again).
+ */
+export function readMemory(pid: number): { rssMb: number; hwmMb: number; anonMb: number; fileMb: number } | undefined {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -145,12 +152,25 @@ export function readMemory(pid: number): { rssMb: number; hwmMb: number } | unde
     return undefined;
   }
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1_024, hwmMb: kb('VmHWM') / 1_024 };
+  return { rssMb: kb('VmRSS') / 1_024, hwmMb: kb('VmHWM') / 1_024, anonMb: kb('RssAnon') / 1_024, fileMb: kb('RssFile') / 1_024 };
+}
+
+/** What `sampleMemory` saw: the peak RSS (VmHWM when available), and the sampled peaks of its two parts. */
+export interface MemoryPeaks {
+  readonly peakRssMb: number;
+  readonly samples: number;
+  readonly source: string;
+  /** Highest anonymous resident memory sampled (heaps and native allocations). */
+  readonly peakAnonMb: number;
+  /** Highest file-backed resident memory sampled (mapped files). */
+  readonly peakFileMb: number;
 }
 
 /** Samples a process's RSS every `periodMs` until stopped; reports the peak (VmHWM when available). */
-export function sampleMemory(pid: number, periodMs = 100): { stop(): { peakRssMb: number; samples: number; source: string } } {
+export function sampleMemory(pid: number, periodMs = 100): { stop(): MemoryPeaks } {
   let peak = 0;
+  let peakAnon = 0;
+  let peakFile = 0;
   let samples = 0;
   const take = () => {
     const memory = readMemory(pid);
@@ -158,6 +178,8 @@ export function sampleMemory(pid: number, periodMs = 100): { stop(): { peakRssMb
     if (!memory || !Number.isFinite(memory.rssMb)) return;
     samples++;
     peak = Math.max(peak, memory.rssMb);
+    if (Number.isFinite(memory.anonMb)) peakAnon = Math.max(peakAnon, memory.anonMb);
+    if (Number.isFinite(memory.fileMb)) peakFile = Math.max(peakFile, memory.fileMb);
   };
   take();
   const timer = setInterval(take, periodMs);
@@ -166,9 +188,10 @@ export function sampleMemory(pid: number, periodMs = 100): { stop(): { peakRssMb
       clearInterval(timer);
       take();
       const hwm = readMemory(pid)?.hwmMb;
+      const parts = { peakAnonMb: peakAnon, peakFileMb: peakFile };
       return hwm !== undefined && Number.isFinite(hwm)
-        ? { peakRssMb: Math.max(hwm, peak), samples, source: 'VmHWM' }
-        : { peakRssMb: peak, samples, source: 'sampled VmRSS' };
+        ? { peakRssMb: Math.max(hwm, peak), samples, source: 'VmHWM', ...parts }
+        : { peakRssMb: peak, samples, source: 'sampled VmRSS', ...parts };
     },
   };
 }

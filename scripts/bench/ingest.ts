@@ -1,8 +1,12 @@
 /**
  * (1) ingest throughput, (2) latency of `POST /v1/exits` and (6) peak memory:
  * one runtime process, driven over HTTP from this process, with its raw-store
- * baseline measured in the same process, on the same dynalite, in the same run.
+ * baseline measured in the same process, on the same dynalite, in the same run;
+ * in memory, then again on disk.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sampleMemory, startRuntimeChild, type RuntimeChild } from './child.ts';
 import { ExitPoster } from './http-load.ts';
 import type { LiveMemory } from './child-protocol.ts';
@@ -85,12 +89,23 @@ export interface IngestResult {
   readonly exitPathRatio?: number;
   readonly runtimePeakRssMb: number;
   readonly memorySource: string;
+  /** The sampled peaks of the two parts of RSS: anonymous (heap, native) and file-backed (mapped files), MiB. */
+  readonly runtimePeakRssParts: { readonly anonMb: number; readonly fileMb: number };
   /** After the run, in the runtime process. */
   readonly runtimeHeapUsedMb: number;
   /** Live memory at the end, after a full collection, and the containers the runtime then held. */
   readonly liveMemory: LiveMemory & { readonly containers: number };
   readonly profile?: { readonly endToEnd: ProfileSummary; readonly rawPairs: ProfileSummary; readonly durationMs: number };
+  /** Peak RSS of the runtime in its default mode (table, schedules and logs on disk) under the same load. */
+  readonly runtimePeakRssOnDiskMb: number;
+  /** The same load on a runtime in its default mode, on disk. */
+  readonly onDisk: OnDiskIngest;
 }
+
+/** The figures of the on-disk pass (the same plan, without the exit-path and profile runs). */
+export type OnDiskIngest = Pick<IngestResult, 'eventsPerSec' | 'rawPairsPerSec' | 'ratio' | 'cpuRatio' | 'best' | 'configs' | 'raw' | 'runtimePeakRssMb' | 'memorySource' | 'runtimePeakRssParts' | 'liveMemory'>;
+
+type RuntimeIngest = Omit<IngestResult, 'runtimePeakRssOnDiskMb' | 'onDisk'>;
 
 const EVENT = { namespace: 'bench', podUid: 'uid-0', container: 'app', exitCode: 1, exitId: 'exit-0' } as const;
 
@@ -246,8 +261,29 @@ function roundSummary(summary: Summary): Summary {
   };
 }
 
+/**
+ * The plan against a runtime in memory (`--in-memory`, every figure), then
+ * against one in its default mode, on disk (throughput and memory).
+ */
 export async function benchIngest(plan: IngestPlan, progress: (line: string) => void): Promise<IngestResult> {
-  const runtime = await startRuntimeChild();
+  const inMemory = await measureRuntime(plan, progress);
+  const dataDir = mkdtempSync(join(tmpdir(), 'restart-scheduler-bench-'));
+  try {
+    progress('on disk      the same load on a runtime with its table and logs on disk (the default mode)');
+    const disk = await measureRuntime({ ...plan, exitPathOnly: false, profileMs: 0 }, progress, dataDir);
+    const { eventsPerSec, rawPairsPerSec, ratio, cpuRatio, best, configs, raw, runtimePeakRssMb, memorySource, runtimePeakRssParts, liveMemory } = disk;
+    return {
+      ...inMemory,
+      runtimePeakRssOnDiskMb: runtimePeakRssMb,
+      onDisk: { eventsPerSec, rawPairsPerSec, ratio, cpuRatio, best, configs, raw, runtimePeakRssMb, memorySource, runtimePeakRssParts, liveMemory },
+    };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function measureRuntime(plan: IngestPlan, progress: (line: string) => void, dataDir?: string): Promise<RuntimeIngest> {
+  const runtime = await startRuntimeChild(dataDir ? { dataDir } : {});
   const memory = sampleMemory(runtime.pid);
   try {
     if (plan.globalWarmupMs > 0) {
@@ -317,6 +353,7 @@ export async function benchIngest(plan: IngestPlan, progress: (line: string) => 
       ...(exitPathOnly ? { exitPathOnly, exitPathRatio: round(exitPathOnly.eventsPerSec / bestRaw.pairsPerSec, 3) } : {}),
       runtimePeakRssMb: round(peak.peakRssMb, 1),
       memorySource: peak.source,
+      runtimePeakRssParts: { anonMb: round(peak.peakAnonMb, 1), fileMb: round(peak.peakFileMb, 1) },
       runtimeHeapUsedMb: round(final.counters.heapUsedMb, 1),
       liveMemory: { heapUsedMb: round(live.heapUsedMb, 1), arrayBuffersMb: round(live.arrayBuffersMb, 1), rssMb: round(live.rssMb, 1), containers },
       ...(profile ? { profile } : {}),

@@ -100,7 +100,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
           `busiest second ${result.storm.fleet.busiestSecond} restarts, ${result.storm.fleet.early} early, last ${formatNumber(result.storm.fleet.lastRestartMs / 1_000, 1)} s after the crash`,
           `≤ ${result.storm.bound} per second, none early`,
         ],
-        ['peak RSS of the runtime under the ingest load', `${formatNumber(memory.peakRssMb)} MB`, ''],
+        ['peak RSS of the runtime under the ingest load, in memory / on disk', `${formatNumber(memory.peakRssMb)} MB / ${formatNumber(memory.peakRssOnDiskMb)} MB`, '≤ 300 MB'],
         ['Lambda bundles, minified (SDK bundled)', bundles.handlers.map((bundle) => `${bundle.handler} ${formatNumber(bundle.sdkBundled.kib)} KiB`).join(', '), '≤ 1 MiB each'],
         ['cost per million exit events (second precision, one per request / 100 per request)', `${usd(cost.usdPerMillionExitEvents.second.batch1)} / ${usd(cost.usdPerMillionExitEvents.second.batch100)}`, 'docs/COST.md'],
         [`cost per million restarts after ${CAP_BACKOFF_SECONDS} s (second / minute precision)`, `${usd(cost.usdPerMillionRestarts.second)} / ${usd(cost.usdPerMillionRestarts.minute)}`, 'docs/COST.md'],
@@ -115,7 +115,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
     'The runtime runs in a child process (`startLocalRuntime` with the options of `restart-scheduler local --in-memory --quiet`, scripts/bench/runtime-child.ts); this process is the load generator, over keep-alive HTTP connections, so the two do not share an event loop. ' +
       'Every exit event is the first exit of a container never seen before, so each one is a `RestartNow` and its restart is dispatched at once by the in-process fine stage; the figure counts from the first request until the last of those restarts is dispatched (answered-only rates are in the table too).',
     '',
-    'The baseline is measured **in the runtime process, on the runtime\'s own store** (`runtime.deps.store`, a `DynamoBackoffStore`): the same DynamoDB client, the same in-memory dynalite instance, the same table, the same event loop. A raw pair is `store.get(key)` (GetItem, ConsistentRead) followed by `store.put(state, version)` (PutItem conditional on `attribute_not_exists(pk)` or the version), writing the item a container\'s first exit leaves in the store once its restart is dispatched (the planner\'s output, marked as dispatched), so the items are the shape and size the end-to-end run writes — but not waiting restarts, which the runtime\'s sync loop would take for lost ones and dispatch itself. ' +
+    'The baseline is measured **in the runtime process, on the runtime\'s own store** (`runtime.deps.store`, a `DynamoBackoffStore`): the same DynamoDB client, the same in-memory dynalite instance, the same table, the same event loop. The client hands each request to dynalite in process (lib/local/dynalite.ts: an SDK request handler, no HTTP), for the runtime and the baseline alike. A raw pair is `store.get(key)` (GetItem, ConsistentRead) followed by `store.put(state, version)` (PutItem conditional on `attribute_not_exists(pk)` or the version), writing the item a container\'s first exit leaves in the store once its restart is dispatched (the planner\'s output, marked as dispatched), so the items are the shape and size the end-to-end run writes — but not waiting restarts, which the runtime\'s sync loop would take for lost ones and dispatch itself. ' +
       'End to end and baseline alternate in one run, concurrency by concurrency. The ratio is the best batched end-to-end configuration over the best raw configuration.',
     '',
     table(
@@ -144,6 +144,10 @@ export function benchmarksMarkdown(result: BenchResult): string {
       '',
     );
   }
+  push(
+    `The same plan against a runtime in its default mode, with its table, schedules and logs on disk (\`restart-scheduler local --data-dir DIR --quiet\`): ${formatNumber(ingest.onDisk.eventsPerSec)} events/s end to end (${ingest.onDisk.best.concurrency} × ${ingest.onDisk.best.batch}) against ${formatNumber(ingest.onDisk.rawPairsPerSec)} raw pairs/s, a ratio of ${formatNumber(ingest.onDisk.ratio, 3)} (${formatNumber(ingest.onDisk.cpuRatio, 3)} in CPU time).`,
+    '',
+  );
   push('![Throughput against concurrency](img/throughput-concurrency.svg)', '');
 
   push(
@@ -223,10 +227,11 @@ export function benchmarksMarkdown(result: BenchResult): string {
     ...syncScaleSection(result),
     '## 6. Memory',
     '',
-    `Peak resident set size of the runtime process during section 1 (${memory.source} from /proc, sampled every 100 ms as well): **${formatNumber(memory.peakRssMb)} MB**. ` +
-      `At the end the runtime held ${memory.live.containers.toLocaleString('en-US')} containers (every exit and every raw pair wrote a new one) in its in-memory table and their event records in its in-memory event log; after a full garbage collection its JS heap was ${formatNumber(memory.live.heapUsedMb)} MB ` +
-      `(${formatNumber((memory.live.heapUsedMb * 1_024) / Math.max(1, memory.live.containers), 1)} KB per container) and Buffers outside the heap ${formatNumber(memory.live.arrayBuffersMb)} MB (${formatNumber((memory.live.arrayBuffersMb * 1_024) / Math.max(1, memory.live.containers), 1)} KB per container): ` +
-      "dynalite keeps each stored item and index entry as a Buffer (memory-level's default `storeEncoding`), and a small Buffer is a slice that keeps node's whole 8 KB allocation pool alive, so the table weighs several times its items' size. The peak is higher still: requests in flight, garbage not yet collected, and heap that V8 keeps once it has grown.",
+    `Peak resident set size of the runtime process during section 1 (${memory.source} from /proc, sampled every 100 ms as well): **${formatNumber(memory.peakRssMb)} MB** in memory (\`--in-memory\`), **${formatNumber(memory.peakRssOnDiskMb)} MB** on disk (the default mode). ` +
+      `At the end the in-memory runtime held ${memory.live.containers.toLocaleString('en-US')} containers (every exit and every raw pair wrote a new one) in its table and the latest of their event records in its event log; after a full garbage collection its JS heap was ${formatNumber(memory.live.heapUsedMb)} MB ` +
+      `(${formatNumber((memory.live.heapUsedMb * 1_024) / Math.max(1, memory.live.containers), 1)} KB per container) and Buffers outside the heap ${formatNumber(memory.live.arrayBuffersMb)} MB; on disk, with its table in LevelDB, the heap was ${formatNumber(memory.liveOnDisk.heapUsedMb)} MB for ${memory.liveOnDisk.containers.toLocaleString('en-US')} containers. ` +
+      `Of the resident memory, the anonymous part (heaps, native allocations) peaked at ${formatNumber(ingest.runtimePeakRssParts.anonMb)} MB in memory and ${formatNumber(ingest.onDisk.runtimePeakRssParts.anonMb)} MB on disk, the file-backed part at ${formatNumber(ingest.runtimePeakRssParts.fileMb)} MB and ${formatNumber(ingest.onDisk.runtimePeakRssParts.fileMb)} MB: LevelDB maps its table files into memory to read them, so on disk the RSS also counts pages of the database files, which the kernel drops and reads again as it needs. ` +
+      "dynalite's in-memory table holds its items as strings (memory-level's `storeEncoding: 'utf8'`, set by lib/local/dynalite.ts): stored as memory-level's default Buffers, each a slice of node's shared 8 KB pool, they kept whole pools alive. The event log keeps the latest 50,000 records and restarts in memory. The peak is the heap V8 lets grow past what is live before it collects (lib/local/heap.ts bounds that growth in the runtime's process), plus what is in flight.",
     '',
     '## 7. Lambda bundles',
     '',
@@ -261,7 +266,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
       '**Where the time goes.** The runtime process is the bottleneck: its one event loop keeps a core busy (' +
         `${formatNumber(best.runtimeCpuShare)} s of CPU per second at the best configuration, GC threads included) while the load generator has the other core, so its CPU time per event sets the rate; ` +
         `in CPU time the ratio is ${formatNumber(ingest.cpuRatio, 3)}, close to the measured one. Per exit event the runtime spends ${formatNumber(best.runtimeCpuMsPerEvent, 2)} ms of CPU, against ${formatNumber(bestRaw.runtimeCpuMsPerPair, 2)} ms per raw pair. ` +
-        `An immediate restart makes ${formatNumber(storeCallsPerEvent, 2)} store calls per event — the exit's read and write, then the dispatch's read, claim write and mark write — against ${formatNumber(storeCallsPerPair, 2)} per pair, and each store call is a DynamoDB request over loopback HTTP to the dynalite in the same process: the SDK's serialisation and signing, node's HTTP client and server, and dynalite itself, all on the runtime's one thread.`,
+        `An immediate restart makes ${formatNumber(storeCallsPerEvent, 2)} store calls per event — the exit's read, its conditional write of the decision with the restart already claimed, and the mark once the restart is published — against ${formatNumber(storeCallsPerPair, 2)} per pair, and each store call is a DynamoDB request handed to the dynalite in the same process: the SDK's serialisation, signing and retry handling, then dynalite's validation and its LevelDB work (the claimed write also adds the item to the waiting index, the mark takes it out), all on the runtime's one thread.`,
       '',
     );
     const exitPath = ingest.exitPathOnly;
@@ -271,7 +276,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
       const perDispatchCall = dispatchCalls > 0 ? dispatchMs / dispatchCalls : Number.NaN;
       push(
         `Split in two: the exit path alone (the same load with \`restartPolicy: Never\`: read, plan, write, answer, no dispatch) costs ${formatNumber(exitPath.runtimeCpuMsPerEvent, 2)} ms per event, ${formatNumber(bestRaw.runtimeCpuMsPerPair / exitPath.runtimeCpuMsPerEvent, 2)} of a raw pair in CPU (${formatNumber(ingest.exitPathRatio ?? Number.NaN, 2)} in throughput): the HTTP API, validation, planning and event records add little to the read and the write. ` +
-          `The immediate dispatch costs the other ${formatNumber(dispatchMs, 2)} ms: ${formatNumber(dispatchCalls, 1)} store calls, the fine-stage timer, the publish, its event record and the restart stream — about ${formatNumber(perDispatchCall, 2)} ms per store call all told, against ${formatNumber(bestRaw.runtimeCpuMsPerPair / storeCallsPerPair, 2)} ms per call in a raw pair.`,
+          `The immediate dispatch costs the other ${formatNumber(dispatchMs, 2)} ms: ${formatNumber(dispatchCalls, 1)} store ${dispatchCalls === 1 ? 'call' : 'calls'} (the mark), the waiting-index entry the claim adds, the publish, its event record and the restart stream — about ${formatNumber(perDispatchCall, 2)} ms per store call all told, against ${formatNumber(bestRaw.runtimeCpuMsPerPair / storeCallsPerPair, 2)} ms per call in a raw pair.`,
         '',
       );
       if (Number.isFinite(perDispatchCall) && perDispatchCall > 0) {
@@ -280,7 +285,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
           '',
           table(
             ['store calls per exit event', 'expected ratio (CPU)'],
-            [5, 4, 3, 2].map((callsPerEvent) => [
+            Array.from({ length: Math.max(1, Math.round(storeCallsPerEvent) - 1) }, (_, index) => Math.round(storeCallsPerEvent) - index).map((callsPerEvent) => [
               callsPerEvent === Math.round(storeCallsPerEvent) ? `${callsPerEvent} (today)` : callsPerEvent === 2 ? '2 (the exit path alone)' : callsPerEvent,
               formatNumber(bestRaw.runtimeCpuMsPerPair / (exitPath.runtimeCpuMsPerEvent + (callsPerEvent - 2) * perDispatchCall), 2),
             ]),
@@ -295,10 +300,10 @@ export function benchmarksMarkdown(result: BenchResult): string {
     push(
       'What would close the gap (changes to lib/, to be measured against this page once made):',
       '',
-      '1. **Dispatch an immediate restart without reading it again.** `handleExit` has just written the state and knows its version; the in-process fine stage could hand both to `fireRestart`, which would claim with that version instead of reading it: one store call fewer per immediate restart (5 → 4).',
-      '2. **Write an immediate restart already claimed.** For `RestartNow`, `handleExit` could store the restart as `dispatching` (claimed now) in its one conditional write, then publish and mark: a crash in between leaves a claim that expires after `dispatchLeaseMs` and the sync recovers it, so the exactly-once transition keeps its guarantee. That removes the dispatch\'s read and claim (5 → 3).',
-      '3. **Mark in the background, in the local runtime.** The local restart log is durable and drops a second publish of the same `restartId`; with (2), the mark write could be left to a batched pass (the sync, or the next write of the container), so an immediate restart costs about the exit\'s own read and write — the only change here that approaches 0.8. The price: a container shows `dispatching` rather than `Running` until the pass.',
-      '4. **Skip HTTP between the runtime and its own dynalite.** Both ends of every call run in one process; an SDK `requestHandler` handing requests to dynalite in memory would drop node\'s HTTP client and server from every call — more events per second for the runtime and the raw pairs alike, not a better ratio.',
+      '1. **Leave the mark to the container\'s next write, in the local runtime.** The local restart log is durable and drops a second publish of the same `restartId`, so it already records that the restart went out; the mark could be folded into the next write of the container (its next exit) or the sync\'s pass instead of costing a conditional write of its own, so an immediate restart would cost about the exit\'s read and write — the only change here that approaches 0.8. The price: a container shows `dispatching` rather than `Running` until then, and the sync must tell a published claim from a dead one by the log.',
+      '2. **Read a batch\'s containers in one request.** A `BatchGetItem` with `ConsistentRead` reads up to 100 containers for the SDK\'s cost of one call; for a batched `POST /v1/exits` that takes most of the read off every event (a port change, `BackoffStore.getMany`, that shortens the exit Lambda too).',
+      '3. **Store a smaller item.** Every write serialises, signs, validates and stores the whole item (about 1.4 KB, `lastDecision` repeating much of the state); an immediate restart writes it twice. A smaller item makes each write cheaper here, and under 1 KB halves the write units each write costs on AWS.',
+      'Cheaper store calls alone (the in-process request handler, cached middleware stacks) raise both figures alike: more events per second, not a better ratio.',
       '',
     );
   }
@@ -459,7 +464,7 @@ export function costMarkdown(result: BenchResult): string {
     '',
     '## Assumptions',
     '',
-    `- Lambda: ${ASSUMPTIONS.lambdaMemoryMb} MB, Arm (the stack's default, lib/infra/handlers.ts). Billed duration = the handler's median time measured in-process (dynalite on loopback) plus a round trip per AWS call: ${Object.entries(ASSUMPTIONS.callLatencyMs).map(([call, ms]) => `${call} ${ms} ms`).join(', ')} — typical in-region latencies, not measured here. Cold starts are left out.`,
+    `- Lambda: ${ASSUMPTIONS.lambdaMemoryMb} MB, Arm (the stack's default, lib/infra/handlers.ts). Billed duration = the handler's median time measured in-process (dynalite in the same process, no network) plus a round trip per AWS call: ${Object.entries(ASSUMPTIONS.callLatencyMs).map(([call, ms]) => `${call} ${ms} ms`).join(', ')} — typical in-region latencies, not measured here. Cold starts are left out.`,
     `- Logs: the bytes the handlers' Powertools logger and metrics wrote, measured, plus ${ASSUMPTIONS.platformLogBytes} bytes of Lambda platform lines (JSON log format) per invocation.`,
     `- SQS: besides each SendMessage, the Lambda event source's ReceiveMessage and DeleteMessageBatch, ${ASSUMPTIONS.sqsConsumerRequestsPerMessage} requests per message (batches of one, the worst case; under load batches of up to 5 divide this). The event source's idle long polling adds a flat few hundred thousand requests a month (about $0.3).`,
     '- DynamoDB: request units computed from the items read and written (scripts/bench/capacity.ts): one WRU per KB of the larger of old and new item, plus the writes the change causes in each global secondary index (the sparse `waiting` index projects the whole item; `expiry` only keys); one RRU per 4 KB for the consistent `GetItem`, half that for index queries. The items written measured ' +

@@ -34,7 +34,15 @@ export interface BenchResult {
   readonly restarts: RestartsResult & { readonly synchronized?: RestartsResult };
   readonly sync: SyncResult;
   readonly syncScale: SyncScaleResult;
-  readonly memory: { readonly peakRssMb: number; readonly source: string; readonly heapUsedMbAfter: number; readonly live: IngestResult['liveMemory'] };
+  readonly memory: {
+    readonly peakRssMb: number;
+    readonly source: string;
+    readonly heapUsedMbAfter: number;
+    readonly live: IngestResult['liveMemory'];
+    /** The same load on a runtime in its default mode, on disk. */
+    readonly peakRssOnDiskMb: number;
+    readonly liveOnDisk: IngestResult['liveMemory'];
+  };
   readonly bundles: BundlesResult;
   readonly storm: StormResult;
   readonly cost: {
@@ -64,6 +72,8 @@ export const REQUIRED_NUMBERS = [
   'storm.local.busiestSecond',
   'storm.local.early',
   'storm.local.lastRestartMs',
+  'ingest.runtimePeakRssMb',
+  'ingest.runtimePeakRssOnDiskMb',
 ] as const;
 
 export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'syncScale.rows', 'bundles'] as const;

@@ -1,7 +1,8 @@
 /**
  * The local runtime under test, in its own process: `startLocalRuntime` with
- * the options `restart-scheduler local --in-memory --quiet` passes, plus a
- * control channel (IPC) for the benchmark.
+ * the options `restart-scheduler local --in-memory --quiet` passes (or
+ * `--data-dir DIR --quiet` with `--data-dir DIR`), plus a control channel (IPC)
+ * for the benchmark.
  *
  * The control channel runs the raw-store baseline *inside this process*, on
  * the runtime's own store (`runtime.deps.store`: the same DynamoDB client, the
@@ -10,8 +11,10 @@
  * everything the runtime does besides the store calls.
  */
 import { Session } from 'node:inspector/promises';
+import { parseArgs } from 'node:util';
 import { planExit, resolveBackoffPolicy, type ContainerState } from '../../lib/core/index.ts';
 import type { LocalEventLog } from '../../lib/local/event-log.ts';
+import { limitHeapGrowth } from '../../lib/local/heap.ts';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime.ts';
 import type { ChildRequest, ChildResponse, RawRunResult } from './child-protocol.ts';
 import { summarizeProfile, type CpuProfile } from './profile.ts';
@@ -116,9 +119,13 @@ async function stopProfile() {
   return summarizeProfile(profile as unknown as CpuProfile, 25);
 }
 
-// What `restart-scheduler local --port 0 --in-memory --quiet` starts: loopback,
-// the kubelet policy, second precision, a sync every 10 s, no console echo.
-const runtime = await startLocalRuntime({ port: 0, inMemory: true });
+// What `restart-scheduler local --port 0 --in-memory --quiet` starts (or, with
+// --data-dir DIR, `--data-dir DIR --quiet`): loopback, the kubelet policy,
+// second precision, a sync every 10 s, no console echo, and its heap policy.
+limitHeapGrowth();
+const { values: flags } = parseArgs({ options: { 'data-dir': { type: 'string' } } });
+const dataDir = flags['data-dir'];
+const runtime = await startLocalRuntime({ port: 0, ...(dataDir ? { dataDir } : { inMemory: true }) });
 countStoreCalls(runtime.deps.store);
 console.log(`restart-scheduler listening on ${runtime.url}`);
 

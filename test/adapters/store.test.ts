@@ -4,8 +4,8 @@ import { DynamoBackoffStore, ensureTable } from '../../lib/adapters/dynamodb/sto
 import { resolveBackoffPolicy, type ContainerState } from '../../lib/core/index.ts';
 import { InvalidCursorError } from '../../lib/ports.ts';
 import { acquireDynalite, countCommands, ManualClock, releaseDynalite, T0 } from '../support/pipeline.ts';
-import { DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { LOCAL_AWS_CONFIG, type LocalDynamo } from '../../lib/local/dynalite.ts';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { LocalDynamo } from '../../lib/local/dynalite.ts';
 
 const policy = resolveBackoffPolicy({ initial: '10s', max: '5m' });
 
@@ -224,7 +224,7 @@ describe('DynamoBackoffStore', () => {
       const states = await fleet();
       const moving = states.find((one) => one.state === 'Running')!;
       // A client whose CrashLoopBackOff partitions also answer with the Running container, as an index caught mid-move would.
-      const client = new DynamoDBClient({ ...LOCAL_AWS_CONFIG, endpoint: local.endpoint });
+      const client = local.createClient();
       client.middlewareStack.add(
         (next) => async (args) => {
           const result = await next(args);

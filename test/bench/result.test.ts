@@ -3,7 +3,7 @@ import { missingFields, REQUIRED_NUMBERS } from '../../scripts/bench/result.ts';
 
 const counts = { GetItem: 1, PutItem: 1, CreateSchedule: 0, SendMessage: 1, PutEvents: 0 };
 const complete = {
-  ingest: { eventsPerSec: 100, rawPairsPerSec: 200, ratio: 0.5, p50Ms: 4, p99Ms: 9 },
+  ingest: { eventsPerSec: 100, rawPairsPerSec: 200, ratio: 0.5, p50Ms: 4, p99Ms: 9, runtimePeakRssMb: 200, runtimePeakRssOnDiskMb: 180 },
   callsPerExit: { restartNow: { ...counts }, shortBackoff: { ...counts }, longBackoff: { ...counts }, duplicate: { ...counts }, noRestart: { ...counts } },
   restarts: { count: 1_000, early: 0, latenessP50Ms: 1, latenessP99Ms: 5, latenessMaxMs: 9 },
   sync: { itemsRead: { '0': 100, '10000': 100 } },

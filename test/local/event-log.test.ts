@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,6 +51,7 @@ describe('LocalEventLog', () => {
     const first = new LocalEventLog({ dir });
     await first.publish([restartMessage(1)]);
     first.record([eventRecord('Restarted', ref, T0, { restartCount: 1, message: 'Restarted' })]);
+    await first.close();
     const second = new LocalEventLog({ dir });
     expect(second.restarts.lastSeq).toBe(1);
     await second.publish([restartMessage(1), restartMessage(2)]);
@@ -76,13 +77,16 @@ describe('LocalEventLog', () => {
     expect(readFileSync(join(dir, 'restarts.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(3);
   });
 
-  it('records a restart re-dispatched after a crash once, across processes', () => {
+  it('records a restart re-dispatched after a crash once, across processes', async () => {
     const dir = tempDir();
     const restarted = (type: 'Restarted' | 'RestartRecovered') => eventRecord(type, ref, T0, { restartCount: 3, message: type });
-    new LocalEventLog({ dir }).record([restarted('Restarted')]);
+    const before = new LocalEventLog({ dir });
+    before.record([restarted('Restarted')]);
+    await before.flushed();
     const after = new LocalEventLog({ dir });
     after.record([restarted('RestartRecovered'), eventRecord('Exited', ref, T0 + 1, { restartCount: 3, message: 'Exited' })]);
     expect(after.query({ limit: 10 }).map((e) => e.type)).toEqual(['Restarted', 'Exited']);
+    await after.flushed();
     expect(new LocalEventLog({ dir }).query({ limit: 10 }).map((e) => e.type)).toEqual(['Restarted', 'Exited']);
   });
 
@@ -109,6 +113,59 @@ describe('LocalEventLog', () => {
     expect(log.events.after(0).map((event) => event.seq)).toEqual([3, 4]);
     expect(log.events.after(3).map((event) => event.seq)).toEqual([4]);
     expect(log.events.after(4)).toEqual([]);
+  });
+
+  it('writes a restart to its file before any subscriber hears of it, and each batch of records in order', async () => {
+    const dir = tempDir();
+    const log = new LocalEventLog({ dir });
+    const onDisk = () => readFileSync(join(dir, 'restarts.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line).restartCount as number);
+    const heardWhenWritten: [number, number[]][] = [];
+    log.restarts.subscribe((restart) => heardWhenWritten.push([restart.restartCount, onDisk()]));
+    // Published together and one after another, without waiting: one ordered log either way.
+    const first = log.publish([restartMessage(1), restartMessage(2)]);
+    const second = log.publish([restartMessage(3)]);
+    for (let n = 0; n < 5; n++) log.record([eventRecord('Exited', ref, T0 + n, { restartCount: n, message: `exit ${n}` })]);
+    await Promise.all([first, second]);
+    expect(heardWhenWritten.map(([restartCount, written]) => [restartCount, written.includes(restartCount)])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
+    expect(log.restarts.after(0).map((restart) => [restart.seq, restart.restartCount])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
+    await log.flushed();
+    const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line).message as string);
+    expect(events).toEqual(['exit 0', 'exit 1', 'exit 2', 'exit 3', 'exit 4']);
+    await log.close();
+  });
+
+  it('fails a publish whose restart cannot be written, tells no one, and takes it again later', async () => {
+    const dir = tempDir();
+    const log = new LocalEventLog({ dir });
+    // A directory where the restart log should be: every write fails.
+    mkdirSync(join(dir, 'restarts.jsonl'));
+    const heard: number[] = [];
+    log.restarts.subscribe((restart) => heard.push(restart.restartCount));
+    await expect(log.publish([restartMessage(1)])).rejects.toThrow();
+    expect(heard).toEqual([]);
+    expect(log.restarts.after(0)).toEqual([]);
+    rmSync(join(dir, 'restarts.jsonl'), { recursive: true });
+    await log.publish([restartMessage(1)]);
+    expect(heard).toEqual([1]);
+    await log.close();
+  });
+
+  it('keeps the latest records within its memory limit', () => {
+    const log = new LocalEventLog({ memoryLimit: 32 });
+    for (let n = 0; n < 500; n++) log.record([eventRecord('Exited', ref, T0 + n, { restartCount: n, message: `exit ${n}` })]);
+    const kept = log.query({ limit: 1_000 });
+    expect(kept.length).toBeGreaterThanOrEqual(32);
+    expect(kept.length).toBeLessThanOrEqual(34);
+    expect(kept.at(-1)?.message).toBe('exit 499');
+    expect(log.query({ limit: 3 }).map((event) => event.message)).toEqual(['exit 497', 'exit 498', 'exit 499']);
   });
 
   it('answers event queries by type, key and time, newest limit last', () => {

@@ -242,4 +242,68 @@ describe('fireRestart', () => {
     expect(ids).toEqual([`${key}#${T0}.2`, `${key}#${dueAt + 1_000}.1`]);
     expect(first.restartId).toBe(ids[1]);
   });
+
+  describe('with an inline wait (the local runtime: the fine stage calls back a little early)', () => {
+    const inlineWaitMs = 100;
+    /** The deps with the inline wait, on a sleep that moves the manual clock (by less than asked, as a timer may). */
+    function waiting(advance: (ms: number) => number): { deps: typeof h.deps; sleeps: number[] } {
+      const sleeps: number[] = [];
+      const deps = {
+        ...h.deps,
+        config: { ...h.deps.config, inlineWaitMs },
+        sleep: async (ms: number) => {
+          sleeps.push(ms);
+          h.clock.advance(advance(ms));
+        },
+      };
+      return { deps, sleeps };
+    }
+
+    it.each([
+      ['a sleep that wakes on time', (ms: number) => ms],
+      ['a sleep that wakes a millisecond early', (ms: number) => Math.max(1, ms - 1)],
+      ['a sleep that wakes halfway', (ms: number) => Math.ceil(ms / 2)],
+    ])('waits out a callback that comes within the wait, and claims at the instant, never before, on %s', async (_case, advance) => {
+      const { deps, sleeps } = waiting(advance);
+      h.clock.set(dueAt - 40);
+      h.dynamoCalls.reset();
+      expect(await fireRestart(deps, { key, restartCount: 2 })).toBe('Dispatched');
+      expect(sleeps.length).toBeGreaterThan(0);
+      expect(h.restartRequests()).toEqual([expect.objectContaining({ restartAt: new Date(dueAt).toISOString(), firedAt: new Date(dueAt).toISOString() })]);
+      expect(h.records.at(-1)).toMatchObject({ type: 'Restarted', latenessMs: 0 });
+      // One read, before the instant: the claim and the mark follow it.
+      expect(h.dynamoCalls.calls).toEqual(['GetItem', 'PutItem', 'PutItem']);
+      expect(h.sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    });
+
+    it('hands a callback earlier than the wait back to the fine stage', async () => {
+      const { deps, sleeps } = waiting((ms) => ms);
+      h.clock.set(dueAt - inlineWaitMs - 1);
+      expect(await fireRestart(deps, { key, restartCount: 2 })).toBe('Deferred');
+      expect(sleeps).toEqual([]);
+      expect(h.restartRequests()).toHaveLength(0);
+      expect(h.sqs.commandCalls(SendMessageCommand)).toHaveLength(1);
+    });
+
+    it('publishes nothing for a restart a newer exit superseded while it waited', async () => {
+      const { deps } = waiting((ms) => ms);
+      const newer = { ...deps, sleep: async (ms: number) => {
+        // The container crashes again (a newer exit) during the wait.
+        await handleExit(h.deps, exitOf(h.clock.now()));
+        h.clock.advance(ms);
+      } };
+      h.clock.set(dueAt - 40);
+      expect(await fireRestart(newer, { key, restartCount: 2 })).toBe('Stale');
+      expect(h.restartRequests().filter((request) => request.restartCount === 2)).toHaveLength(0);
+    });
+
+    it('waits for a live claim to expire and then takes it over', async () => {
+      const { deps } = waiting((ms) => ms);
+      await abandonClaim(dueAt);
+      const expiresAt = dueAt + h.deps.config.dispatchLeaseMs;
+      h.clock.set(expiresAt - 30);
+      expect(await fireRestart(deps, { key, restartCount: 2 })).toBe('Dispatched');
+      expect(h.restartRequests()).toEqual([expect.objectContaining({ restartCount: 2, firedAt: new Date(expiresAt).toISOString() })]);
+    });
+  });
 });
