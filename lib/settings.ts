@@ -19,9 +19,9 @@ import {
   type NamespaceDefaults,
   type Precision,
 } from './config.ts';
-import { z } from 'zod';
 import type { WebhookRules } from './api/targets.ts';
 import type { BackoffPolicy, BackoffPolicyInput } from './core/index.ts';
+import * as z from './zod.ts';
 
 export const SETTING_KEYS = [
   'initialBackoff',
@@ -65,11 +65,13 @@ export interface EcsSettings {
 
 const ECS_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 const ecsSettingsSchema = z.strictObject({
-  clusters: z.array(z.string().regex(ECS_NAME, { error: 'must be a cluster name (letters, digits, - and _)' })).min(1, { error: 'must name at least one cluster' }),
+  clusters: z
+    .array(z.string().check(z.regex(ECS_NAME, { error: 'must be a cluster name (letters, digits, - and _)' })))
+    .check(z.minLength(1, { error: 'must name at least one cluster' })),
   taskDefinitionFamilies: z
-    .array(z.string().regex(ECS_NAME, { error: 'must be a task definition family (letters, digits, - and _)' }))
-    .min(1, { error: 'must name at least one task definition family' }),
-  passRoles: z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, { error: 'must be an IAM role ARN' })).default([]),
+    .array(z.string().check(z.regex(ECS_NAME, { error: 'must be a task definition family (letters, digits, - and _)' })))
+    .check(z.minLength(1, { error: 'must name at least one task definition family' })),
+  passRoles: z._default(z.array(z.string().check(z.regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, { error: 'must be an IAM role ARN' }))), []),
 });
 
 export const REMOVAL_POLICIES = ['retain', 'destroy'] as const;

@@ -19,9 +19,9 @@
  *   (`ServiceSchedulerInitiated`), and service tasks (`group: service:…`),
  *   are not exits to restart: they are ignored.
  */
-import { z } from 'zod';
 import type { ExitEvent } from '../core/index.ts';
 import type { EcsWorkload } from '../ports.ts';
+import * as z from '../zod.ts';
 import { EXIT_ID_MAX_LENGTH, NAME_MAX_LENGTH, REASON_MAX_LENGTH, parseInstant } from './exits.ts';
 
 export const ECS_EVENT_SOURCE = 'aws.ecs';
@@ -33,30 +33,32 @@ export const START_FAILURE_EXIT_CODE = 128;
 /** Stop codes that end a task on purpose: a restart would undo what someone asked for. */
 export const DELIBERATE_STOP_CODES = ['UserInitiated', 'ServiceSchedulerInitiated'] as const;
 
+const optionalString = z.nullish(z.string());
+
 const containerSchema = z.looseObject({
-  name: z.string().min(1),
-  exitCode: z.number().int().nullish(),
-  reason: z.string().nullish(),
-  lastStatus: z.string().nullish(),
+  name: z.string().check(z.minLength(1)),
+  exitCode: z.nullish(z.number().check(z.int())),
+  reason: optionalString,
+  lastStatus: optionalString,
 });
 
 /** The fields of a `Task` this mapping reads; ECS adds others, and may add more. */
 const taskStateChangeSchema = z.looseObject({
-  taskArn: z.string().min(1),
-  clusterArn: z.string().min(1),
-  taskDefinitionArn: z.string().min(1),
+  taskArn: z.string().check(z.minLength(1)),
+  clusterArn: z.string().check(z.minLength(1)),
+  taskDefinitionArn: z.string().check(z.minLength(1)),
   lastStatus: z.string(),
-  version: z.number().int().min(0),
-  startedBy: z.string().nullish(),
-  group: z.string().nullish(),
-  stopCode: z.string().nullish(),
-  stoppedReason: z.string().nullish(),
-  createdAt: z.string().nullish(),
-  startedAt: z.string().nullish(),
-  stoppingAt: z.string().nullish(),
-  stoppedAt: z.string().nullish(),
-  executionStoppedAt: z.string().nullish(),
-  containers: z.array(containerSchema).default([]),
+  version: z.number().check(z.int(), z.gte(0)),
+  startedBy: optionalString,
+  group: optionalString,
+  stopCode: optionalString,
+  stoppedReason: optionalString,
+  createdAt: optionalString,
+  startedAt: optionalString,
+  stoppingAt: optionalString,
+  stoppedAt: optionalString,
+  executionStoppedAt: optionalString,
+  containers: z._default(z.array(containerSchema), []),
 });
 
 export type TaskStateChange = z.infer<typeof taskStateChangeSchema>;

@@ -4,7 +4,6 @@
  * naming its field, nothing throws, and every bad field is reported at once.
  * The HTTP route and the EventBridge input ("Container Exited") share it.
  */
-import { z } from 'zod';
 import {
   BACKOFF_PRESET_NAMES,
   containerKey,
@@ -20,6 +19,7 @@ import {
   type ExitEvent,
   type RestartPolicyRule,
 } from '../core/index.ts';
+import * as z from '../zod.ts';
 import { API_LIMITS, type ApiLimits, type Issue } from './protocol.ts';
 import { restartTargetSchema, TARGET_FIELDS } from './targets.ts';
 
@@ -96,23 +96,27 @@ function oneOf(values: readonly string[]) {
 
 export const nameSchema = z
   .string({ error: typeError('a string') })
-  .min(1, { error: 'must not be empty' })
-  .max(NAME_MAX_LENGTH, { error: `must be at most ${NAME_MAX_LENGTH} characters` })
-  .regex(NAME_PATTERN, { error: "must contain only letters, digits, '.' and '-', and start with a letter or digit" });
+  .check(
+    z.minLength(1, { error: 'must not be empty' }),
+    z.maxLength(NAME_MAX_LENGTH, { error: `must be at most ${NAME_MAX_LENGTH} characters` }),
+    z.regex(NAME_PATTERN, { error: "must contain only letters, digits, '.' and '-', and start with a letter or digit" }),
+  );
 
 export const idSchema = z
   .string({ error: typeError('a string') })
-  .max(ID_MAX_LENGTH, { error: `must be at most ${ID_MAX_LENGTH} characters` })
-  .regex(ID_PATTERN, { error: "must contain only letters, digits and '-'" });
+  .check(
+    z.maxLength(ID_MAX_LENGTH, { error: `must be at most ${ID_MAX_LENGTH} characters` }),
+    z.regex(ID_PATTERN, { error: "must contain only letters, digits and '-'" }),
+  );
 
 function integerSchema(min: number, max: number, what: string) {
-  return z
-    .number({ error: typeError('an integer') })
-    .superRefine((value, ctx) => {
+  return z.number({ error: typeError('an integer') }).check(
+    z.superRefine((value, ctx) => {
       if (!Number.isInteger(value)) ctx.addIssue({ code: 'custom', message: `must be an integer, got ${value}` });
       else if (value < min || value > max) ctx.addIssue({ code: 'custom', message: `must be ${what}, got ${value}` });
-    })
-    .meta({ type: 'integer', minimum: min, maximum: max });
+    }),
+    z.meta({ type: 'integer', minimum: min, maximum: max }),
+  );
 }
 
 export const int32Schema = integerSchema(INT32_MIN, INT32_MAX, `an int32 (${INT32_MIN} to ${INT32_MAX})`);
@@ -121,17 +125,21 @@ export const int32Schema = integerSchema(INT32_MIN, INT32_MAX, `an int32 (${INT3
  * An array whose length is checked before its elements are, so an oversized
  * array costs one issue rather than one per element.
  */
-function boundedArray<T extends z.ZodType>(element: T, min: number, max: number, what: string) {
-  // A preprocess, so that the JSON Schema of the input is the array of elements.
+function boundedArray<T extends z.ZodMiniType>(element: T, min: number, max: number, what: string) {
+  // A transform ahead of the array (a preprocess), so that the JSON Schema of
+  // the input is the array of elements.
   return z
-    .preprocess((items, ctx) => {
-      if (Array.isArray(items) && (items.length < min || items.length > max)) {
-        const range = min === 0 ? `at most ${max}` : `${min} to ${max}`;
-        ctx.addIssue({ code: 'custom', message: `must hold ${range} ${what}, got ${items.length}`, input: items });
-      }
-      return items;
-    }, z.array(element, { error: typeError('an array') }))
-    .meta({ minItems: min, maxItems: max });
+    .pipe(
+      z.transform((items: unknown, ctx) => {
+        if (Array.isArray(items) && (items.length < min || items.length > max)) {
+          const range = min === 0 ? `at most ${max}` : `${min} to ${max}`;
+          ctx.issues.push({ code: 'custom', message: `must hold ${range} ${what}, got ${items.length}`, input: items });
+        }
+        return items;
+      }),
+      z.array(element, { error: typeError('an array') }),
+    )
+    .check(z.meta({ minItems: min, maxItems: max }));
 }
 
 export type MillisecondsResult = { readonly ok: true; readonly ms: number } | { readonly ok: false; readonly message: string };
@@ -208,14 +216,16 @@ function millisecondsSchema(parse: (value: unknown) => MillisecondsResult) {
   const accepted = ACCEPTED_FORMS.get(parse);
   if (!accepted) throw new Error('no JSON Schema for this reader');
   return z
-    .unknown()
-    .transform((value, ctx) => {
-      const result = parse(value);
-      if (result.ok) return result.ms;
-      ctx.issues.push({ code: 'custom', message: result.message, input: value });
-      return z.NEVER;
-    })
-    .meta(accepted);
+    .pipe(
+      z.unknown(),
+      z.transform((value, ctx) => {
+        const result = parse(value);
+        if (result.ok) return result.ms;
+        ctx.issues.push({ code: 'custom', message: result.message, input: value });
+        return z.NEVER;
+      }),
+    )
+    .check(z.meta(accepted));
 }
 
 /** A back-off duration: a string such as "10s" or "1m30s", or a number of milliseconds; from 1 ms to 7 days. */
@@ -275,21 +285,23 @@ const POLICY_FIELD_PATHS: Record<string, keyof z.input<typeof backoffPolicyField
 
 const backoffPolicyFields = z.strictObject(
   {
-    preset: z.enum(BACKOFF_PRESET_NAMES as [BackoffPresetName, ...BackoffPresetName[]], { error: oneOf(BACKOFF_PRESET_NAMES) }).nullish(),
-    initialBackoff: millisecondsSchema(parseDurationValue).nullish(),
-    maxBackoff: millisecondsSchema(parseDurationValue).nullish(),
-    resetAfter: millisecondsSchema(parseDurationValue).nullish(),
-    jitter: z
-      .number({ error: typeError('a number between 0 and 1') })
-      .min(0, { error: 'must be between 0 and 1' })
-      .max(1, { error: 'must be between 0 and 1' })
-      .nullish(),
+    preset: z.nullish(z.enum(BACKOFF_PRESET_NAMES as [BackoffPresetName, ...BackoffPresetName[]], { error: oneOf(BACKOFF_PRESET_NAMES) })),
+    initialBackoff: z.nullish(millisecondsSchema(parseDurationValue)),
+    maxBackoff: z.nullish(millisecondsSchema(parseDurationValue)),
+    resetAfter: z.nullish(millisecondsSchema(parseDurationValue)),
+    jitter: z.nullish(
+      z
+        .number({ error: typeError('a number between 0 and 1') })
+        .check(z.gte(0, { error: 'must be between 0 and 1' }), z.lte(1, { error: 'must be between 0 and 1' })),
+    ),
   },
   { error: typeError('a back-off policy object') },
 );
 
 /** The workload's back-off policy, resolved as the core does (preset, KEP-5593 rule, reset threshold). */
-const backoffPolicySchema = backoffPolicyFields.transform((fields, ctx): BackoffPolicy | undefined => {
+const backoffPolicySchema = z.pipe(
+  backoffPolicyFields,
+  z.transform((fields, ctx): BackoffPolicy | undefined => {
   const input: BackoffPolicyInput = {
     ...(fields.preset != null ? { preset: fields.preset } : {}),
     ...(fields.initialBackoff != null ? { initial: fields.initialBackoff } : {}),
@@ -309,7 +321,8 @@ const backoffPolicySchema = backoffPolicyFields.transform((fields, ctx): Backoff
     ctx.issues.push({ code: 'custom', message, input: fields, ...(field ? { path: [field] } : {}) });
     return z.NEVER;
   }
-});
+  }),
+);
 
 const ruleSchema = z.strictObject(
   {
@@ -328,31 +341,27 @@ const ruleSchema = z.strictObject(
 const printableSchema = (max: number) =>
   z
     .string({ error: typeError('a string') })
-    .max(max, { error: `must be at most ${max} characters` })
-    .regex(PRINTABLE_ASCII, { error: 'must contain only printable ASCII characters' });
+    .check(z.maxLength(max, { error: `must be at most ${max} characters` }), z.regex(PRINTABLE_ASCII, { error: 'must contain only printable ASCII characters' }));
 
 export const exitEventSchema = z.strictObject(
   {
     namespace: nameSchema,
     pod: nameSchema,
-    podUid: idSchema.nullish(),
+    podUid: z.nullish(idSchema),
     container: nameSchema,
-    containerHash: idSchema.nullish(),
+    containerHash: z.nullish(idSchema),
     exitCode: int32Schema,
-    reason: z
-      .string({ error: typeError('a string') })
-      .max(REASON_MAX_LENGTH, { error: `must be at most ${REASON_MAX_LENGTH} characters` })
-      .nullish(),
-    startedAt: millisecondsSchema(parseInstant).nullish(),
+    reason: z.nullish(z.string({ error: typeError('a string') }).check(z.maxLength(REASON_MAX_LENGTH, { error: `must be at most ${REASON_MAX_LENGTH} characters` }))),
+    startedAt: z.nullish(millisecondsSchema(parseInstant)),
     finishedAt: millisecondsSchema(parseInstant),
-    exitId: printableSchema(EXIT_ID_MAX_LENGTH).nullish(),
-    restartCount: integerSchema(0, INT32_MAX, `an integer from 0 to ${INT32_MAX}`).nullish(),
-    restartPolicy: z.enum(RESTART_POLICIES, { error: oneOf(RESTART_POLICIES) }).nullish(),
-    restartPolicyRules: boundedArray(ruleSchema, 0, MAX_RESTART_POLICY_RULES, 'rules').nullish(),
-    maxRestarts: integerSchema(0, MAX_RESTARTS_LIMIT, `between 0 and ${MAX_RESTARTS_LIMIT}`).nullish(),
-    backoffPolicy: backoffPolicySchema.nullish(),
+    exitId: z.nullish(printableSchema(EXIT_ID_MAX_LENGTH)),
+    restartCount: z.nullish(integerSchema(0, INT32_MAX, `an integer from 0 to ${INT32_MAX}`)),
+    restartPolicy: z.nullish(z.enum(RESTART_POLICIES, { error: oneOf(RESTART_POLICIES) })),
+    restartPolicyRules: z.nullish(boundedArray(ruleSchema, 0, MAX_RESTART_POLICY_RULES, 'rules')),
+    maxRestarts: z.nullish(integerSchema(0, MAX_RESTARTS_LIMIT, `between 0 and ${MAX_RESTARTS_LIMIT}`)),
+    backoffPolicy: z.nullish(backoffPolicySchema),
     // Per-exit webhooks are posted by the local runtime, which may post to loopback over plain HTTP.
-    restartTarget: restartTargetSchema('local').nullish(),
+    restartTarget: z.nullish(restartTargetSchema('local')),
   },
   { error: typeError('an exit event object') },
 );
@@ -371,7 +380,7 @@ const KNOWN_FIELDS: Record<string, readonly string[]> = {
 export const EXIT_EVENT_FIELDS: readonly string[] = Object.keys(exitEventSchema.shape);
 
 /** The fields that say how a container restarts (what `exit`'s restart flags set): an ECS workload registers them once. */
-export const exitSettingsSchema = exitEventSchema.pick({ restartPolicy: true, restartPolicyRules: true, maxRestarts: true, backoffPolicy: true });
+export const exitSettingsSchema = z.pick(exitEventSchema, { restartPolicy: true, restartPolicyRules: true, maxRestarts: true, backoffPolicy: true });
 
 // ---------------------------------------------------------------------------
 // Issues
@@ -606,7 +615,7 @@ export function containerKeyProblem(key: string): string | undefined {
   if (key.length > MAX_KEY_LENGTH) return `${shape}; too long`;
   const ref = parseContainerKey(key);
   if (!ref) return shape;
-  const parts: [string, z.ZodType, string | undefined][] = [
+  const parts: [string, z.ZodMiniType, string | undefined][] = [
     ['pod', nameSchema, ref.pod],
     ['namespace', nameSchema, ref.namespace],
     ['podUid', idSchema, ref.podUid],

@@ -5,9 +5,9 @@
  * docs/openapi.json; the router serves that committed file, so the JSON
  * Schema generator never runs in a handler.
  */
-import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { CONTAINER_PHASES } from '../core/model.ts';
+import * as z from '../zod.ts';
 import { exitEventSchema, MAX_KEY_LENGTH } from './exits.ts';
 import { API_LIMITS } from './protocol.ts';
 import { containerQuerySchema, eventQuerySchema, streamQuerySchema } from './queries.ts';
@@ -39,10 +39,10 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 function componentSchemas(): JsonObject {
   const requests = z.registry<{ id: string }>();
   requests.add(exitEventSchema, { id: 'ExitEvent' });
-  requests.add(z.strictObject({ events: z.array(exitEventSchema).min(1).max(API_LIMITS.maxBatch) }), { id: 'ExitBatch' });
+  requests.add(z.strictObject({ events: z.array(exitEventSchema).check(z.minLength(1), z.maxLength(API_LIMITS.maxBatch)) }), { id: 'ExitBatch' });
   requests.add(workloadRegistrationSchema, { id: 'WorkloadRegistration' });
   const responses = z.registry<{ id: string }>();
-  const named: [z.ZodType, string][] = [
+  const named: [z.ZodMiniType, string][] = [
     [instantSchema, 'Instant'],
     [issueSchema, 'Issue'],
     [apiErrorBodySchema, 'ApiError'],
@@ -74,9 +74,9 @@ function withoutDialect(schema: JsonObject): JsonObject {
 }
 
 /** One query parameter per field of a query schema, described by its own JSON Schema. */
-function queryParameters(schema: z.ZodObject): JsonObject[] {
+function queryParameters(schema: z.ZodMiniObject): JsonObject[] {
   return Object.entries(schema.shape).map(([name, field]) => {
-    const json = withoutDialect(z.toJSONSchema(field as z.ZodType, { io: 'input', unrepresentable: 'throw' }) as JsonObject);
+    const json = withoutDialect(z.toJSONSchema(field as z.ZodMiniType, { io: 'input', unrepresentable: 'throw' }) as JsonObject);
     const { description, ...parameterSchema } = json;
     return { name, in: 'query', required: false, ...(description ? { description } : {}), schema: parameterSchema };
   });

@@ -4,9 +4,9 @@
  * unknown ones included, so a misspelt filter is an error rather than a
  * silently unfiltered listing.
  */
-import { z } from 'zod';
 import { CONTAINER_PHASES, EVENT_TYPES, parseDuration } from '../core/index.ts';
 import type { ContainerFilter } from '../ports.ts';
+import * as z from '../zod.ts';
 import type { EventQuery } from './backend.ts';
 import { containerKeyProblem, formatPath, MAX_KEY_LENGTH, nameSchema, parseInstant, type MillisecondsResult } from './exits.ts';
 import type { Issue } from './protocol.ts';
@@ -35,14 +35,16 @@ function unknownParameters(query: Query, known: readonly string[]): Issue[] {
 /** A parameter read from its string by `read`, whose complaint becomes the parameter's issue; `accepted` is its JSON Schema. */
 function parameterSchema<T>(read: (value: string) => { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string }, accepted: z.core.JSONSchemaMeta) {
   return z
-    .string()
-    .transform((value, ctx) => {
-      const result = read(value);
-      if (result.ok) return result.value;
-      ctx.issues.push({ code: 'custom', message: result.message, input: value });
-      return z.NEVER;
-    })
-    .meta(accepted);
+    .pipe(
+      z.string(),
+      z.transform((value: string, ctx) => {
+        const result = read(value);
+        if (result.ok) return result.value;
+        ctx.issues.push({ code: 'custom', message: result.message, input: value });
+        return z.NEVER;
+      }),
+    )
+    .check(z.meta(accepted));
 }
 
 function enumParameter<T extends string>(allowed: readonly [T, ...T[]]) {
@@ -70,13 +72,15 @@ export const SEQUENCE_PATTERN = /^\d{1,15}$/;
 
 /** The query of the local runtime's Server-Sent Events streams (`Last-Event-ID` may stand in for `after`). */
 export const streamQuerySchema = z.object({
-  key: keyParameter.optional().meta({ description: "Only this container's entries." }),
-  after: parameterSchema<number>(
-    (value) => (SEQUENCE_PATTERN.test(value) ? { ok: true, value: Number(value) } : { ok: false, message: 'must be a sequence number (a non-negative integer)' }),
-    { type: 'integer', minimum: 0 },
-  )
-    .optional()
-    .meta({ description: 'Start after this sequence number (0: from the start of the log) instead of from now; `Last-Event-ID` wins over it.' }),
+  key: z.optional(keyParameter).check(z.describe("Only this container's entries.")),
+  after: z
+    .optional(
+      parameterSchema<number>(
+        (value) => (SEQUENCE_PATTERN.test(value) ? { ok: true, value: Number(value) } : { ok: false, message: 'must be a sequence number (a non-negative integer)' }),
+        { type: 'integer', minimum: 0 },
+      ),
+    )
+    .check(z.describe('Start after this sequence number (0: from the start of the log) instead of from now; `Last-Event-ID` wins over it.')),
 });
 
 /** The query of the local runtime's Server-Sent Events streams. */
@@ -86,15 +90,19 @@ export function parseStreamQuery(query: Query): QueryResult<z.output<typeof stre
 
 /** The query of `GET /v1/containers`: every parameter optional. */
 export const containerQuerySchema = z.object({
-  namespace: nameSchema.optional().meta({ description: 'Only containers of this namespace.' }),
-  state: enumParameter(CONTAINER_PHASES).optional().meta({ description: 'Only containers in this state.' }),
-  limit: limitParameter.optional().meta({ description: 'Most containers in one page.' }),
+  namespace: z.optional(nameSchema).check(z.describe('Only containers of this namespace.')),
+  state: z.optional(enumParameter(CONTAINER_PHASES)).check(z.describe('Only containers in this state.')),
+  limit: z.optional(limitParameter).check(z.describe('Most containers in one page.')),
   cursor: z
-    .string()
-    .min(1, { error: 'must be a cursor returned by a previous page' })
-    .max(MAX_CURSOR_LENGTH, { error: 'must be a cursor returned by a previous page' })
-    .optional()
-    .meta({ description: 'The `cursor` of the previous page.' }),
+    .optional(
+      z
+        .string()
+        .check(
+          z.minLength(1, { error: 'must be a cursor returned by a previous page' }),
+          z.maxLength(MAX_CURSOR_LENGTH, { error: 'must be a cursor returned by a previous page' }),
+        ),
+    )
+    .check(z.describe('The `cursor` of the previous page.')),
 });
 
 /** `since`: an instant, or a duration meaning that long before the request. */
@@ -102,19 +110,19 @@ type Since = { readonly at: number } | { readonly ago: number };
 
 /** The query of `GET /v1/events`. */
 export const eventQuerySchema = z.object({
-  type: enumParameter(EVENT_TYPES).optional().meta({ description: 'Only records of this type.' }),
-  key: keyParameter.optional().meta({ description: 'Only records about this container key.' }),
-  since: parameterSchema<Since>(readSince, { type: 'string', maxLength: 64 })
-    .optional()
-    .meta({ description: 'Only records at or after this: an ISO-8601 instant, epoch milliseconds, or a duration such as "1h" (that long ago).' }),
-  limit: limitParameter.optional().meta({ description: `How many of the latest matching records (default ${DEFAULT_EVENT_LIMIT}).` }),
+  type: z.optional(enumParameter(EVENT_TYPES)).check(z.describe('Only records of this type.')),
+  key: z.optional(keyParameter).check(z.describe('Only records about this container key.')),
+  since: z
+    .optional(parameterSchema<Since>(readSince, { type: 'string', maxLength: 64 }))
+    .check(z.describe('Only records at or after this: an ISO-8601 instant, epoch milliseconds, or a duration such as "1h" (that long ago).')),
+  limit: z.optional(limitParameter).check(z.describe(`How many of the latest matching records (default ${DEFAULT_EVENT_LIMIT}).`)),
 });
 
 /**
  * Reads a query with `schema`: unknown parameters are issues, and each bad
  * parameter gets one issue (its first), in the schema's order.
  */
-function parseQuery<S extends z.ZodObject>(schema: S, query: Query): QueryResult<z.output<S>> {
+function parseQuery<S extends z.ZodMiniObject>(schema: S, query: Query): QueryResult<z.output<S>> {
   const known = Object.keys(schema.shape);
   const issues = unknownParameters(query, known);
   const present = Object.fromEntries(known.flatMap((name) => (param(query, name) !== undefined ? [[name, param(query, name)]] : [])));

@@ -2,21 +2,23 @@
  * `Container Restart Requested` details as a consumer on the bus receives
  * them (the deliver handler, and the dead-lettered deliveries it records).
  */
-import { z } from 'zod';
 import { TARGET_KINDS } from '../core/index.ts';
 import type { RestartRequest } from '../ports.ts';
+import * as z from '../zod.ts';
+
+const nonEmpty = z.string().check(z.minLength(1));
 
 const restartRequestSchema = z.looseObject({
-  restartId: z.string().min(1),
-  key: z.string().min(1),
-  namespace: z.string().min(1),
-  pod: z.string().min(1),
-  podUid: z.string().nullable(),
-  container: z.string().min(1),
-  containerHash: z.string().nullable(),
-  restartCount: z.number().int().min(0),
-  restartAt: z.string().min(1),
-  firedAt: z.string().min(1),
+  restartId: nonEmpty,
+  key: nonEmpty,
+  namespace: nonEmpty,
+  pod: nonEmpty,
+  podUid: z.nullable(z.string()),
+  container: nonEmpty,
+  containerHash: z.nullable(z.string()),
+  restartCount: z.number().check(z.int(), z.gte(0)),
+  restartAt: nonEmpty,
+  firedAt: nonEmpty,
   recovered: z.boolean(),
   target: z.enum(TARGET_KINDS),
 });

@@ -4,9 +4,9 @@
  * headers are checked here once; header values may be secrets, so no message
  * ever echoes one.
  */
-import { z } from 'zod';
 import type { RestartTargetSpec, WebhookSpec } from '../core/index.ts';
 import { isLoopbackHost } from '../local/loopback.ts';
+import * as z from '../zod.ts';
 
 /**
  * Where a webhook URL is delivered from. `aws`: an EventBridge API
@@ -73,17 +73,22 @@ function headersProblems(headers: Record<string, unknown>): { path: string; mess
 function webhookSchema(rules: WebhookRules) {
   return z.strictObject(
     {
-      url: z.string({ error: 'required: the URL to POST each restart to' }).superRefine((url, ctx) => {
-        const problem = webhookUrlProblem(url, rules);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      }),
-      headers: z
-        .record(z.string(), z.unknown(), { error: 'expected an object of header names to values' })
-        .superRefine((headers, ctx) => {
-          for (const problem of headersProblems(headers)) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path ? [problem.path] : [] });
-        })
-        .transform((headers) => headers as Record<string, string>)
-        .optional(),
+      url: z.string({ error: 'required: the URL to POST each restart to' }).check(
+        z.superRefine((url, ctx) => {
+          const problem = webhookUrlProblem(url, rules);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      ),
+      headers: z.optional(
+        z.pipe(
+          z.record(z.string(), z.unknown(), { error: 'expected an object of header names to values' }).check(
+            z.superRefine((headers, ctx) => {
+              for (const problem of headersProblems(headers)) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path ? [problem.path] : [] });
+            }),
+          ),
+          z.transform((headers) => headers as Record<string, string>),
+        ),
+      ),
     },
     { error: (issue) => (issue.input === undefined ? 'required: { "url": "https://…", "headers": {…} }' : 'expected { "url": "https://…", "headers": {…} }') },
   );
@@ -98,17 +103,20 @@ const KIND_HINT = 'must be "bus", "ecs", "webhook" or { "webhook": { "url": "htt
  */
 export function restartTargetSchema(rules: WebhookRules) {
   const spec = z.strictObject({ webhook: webhookSchema(rules) }, { error: KIND_HINT });
-  return z.unknown().transform((value, ctx): RestartTargetSpec => {
-    if (typeof value === 'string') {
-      if ((KINDS as readonly string[]).includes(value)) return value as (typeof KINDS)[number];
-      ctx.issues.push({ code: 'custom', message: KIND_HINT, input: value });
+  return z.pipe(
+    z.unknown(),
+    z.transform((value, ctx): RestartTargetSpec => {
+      if (typeof value === 'string') {
+        if ((KINDS as readonly string[]).includes(value)) return value as (typeof KINDS)[number];
+        ctx.issues.push({ code: 'custom', message: KIND_HINT, input: value });
+        return z.NEVER;
+      }
+      const parsed = spec.safeParse(value, { reportInput: true });
+      if (parsed.success) return { webhook: withoutEmptyHeaders(parsed.data.webhook) };
+      for (const issue of parsed.error.issues) ctx.issues.push(issue as never);
       return z.NEVER;
-    }
-    const parsed = spec.safeParse(value, { reportInput: true });
-    if (parsed.success) return { webhook: withoutEmptyHeaders(parsed.data.webhook) };
-    for (const issue of parsed.error.issues) ctx.issues.push(issue as never);
-    return z.NEVER;
-  });
+    }),
+  );
 }
 
 function withoutEmptyHeaders(webhook: { url: string; headers?: Record<string, string> | undefined }): WebhookSpec {

@@ -4,9 +4,9 @@
  * it restarts) and starts it; `GET` lists them or shows one; `DELETE` stops
  * one for good.
  */
-import { z } from 'zod';
 import type { RestartPolicyRule } from '../core/index.ts';
 import { WORKLOAD_ID_PATTERN, type EcsRunTaskInput, type EcsTaskStatus, type EcsWorkload, type WorkloadExitSettings, type WorkloadRegistration, type WorkloadStatus } from '../ports.ts';
+import * as z from '../zod.ts';
 import { exitSettingsSchema, nameSchema, toIssues } from './exits.ts';
 import type { Issue } from './protocol.ts';
 
@@ -18,44 +18,48 @@ const TASK_DEFINITION = /^(?:[A-Za-z0-9_-]{1,255}(?::\d{1,10})?|arn:aws[a-z-]*:e
 const runTaskSchema = z
   .strictObject(
     {
-      cluster: z.string({ error: 'required: a cluster name or ARN' }).regex(CLUSTER, { error: 'must be a cluster name (letters, digits, - and _) or a cluster ARN' }),
+      cluster: z
+        .string({ error: 'required: a cluster name or ARN' })
+        .check(z.regex(CLUSTER, { error: 'must be a cluster name (letters, digits, - and _) or a cluster ARN' })),
       taskDefinition: z
         .string({ error: 'required: family, family:revision or a task definition ARN' })
-        .regex(TASK_DEFINITION, { error: 'must be family, family:revision or a task definition ARN' }),
-      launchType: z.enum(['FARGATE', 'EC2', 'EXTERNAL'], { error: 'must be FARGATE, EC2 or EXTERNAL' }).optional(),
-      capacityProviderStrategy: z
-        .array(
-          z.strictObject({
-            capacityProvider: z.string().min(1).max(255),
-            weight: z.number().int().min(0).max(1_000).optional(),
-            base: z.number().int().min(0).max(100_000).optional(),
-          }),
-        )
-        .min(1)
-        .max(20)
-        .optional(),
-      networkConfiguration: z
-        .strictObject({
+        .check(z.regex(TASK_DEFINITION, { error: 'must be family, family:revision or a task definition ARN' })),
+      launchType: z.optional(z.enum(['FARGATE', 'EC2', 'EXTERNAL'], { error: 'must be FARGATE, EC2 or EXTERNAL' })),
+      capacityProviderStrategy: z.optional(
+        z
+          .array(
+            z.strictObject({
+              capacityProvider: z.string().check(z.minLength(1), z.maxLength(255)),
+              weight: z.optional(z.number().check(z.int(), z.gte(0), z.lte(1_000))),
+              base: z.optional(z.number().check(z.int(), z.gte(0), z.lte(100_000))),
+            }),
+          )
+          .check(z.minLength(1), z.maxLength(20)),
+      ),
+      networkConfiguration: z.optional(
+        z.strictObject({
           awsvpcConfiguration: z.strictObject({
-            subnets: z.array(z.string().regex(/^subnet-[0-9a-f]{1,32}$/, { error: 'must be a subnet id (subnet-…)' })).min(1).max(16),
-            securityGroups: z.array(z.string().regex(/^sg-[0-9a-f]{1,32}$/, { error: 'must be a security group id (sg-…)' })).max(5).optional(),
-            assignPublicIp: z.enum(['ENABLED', 'DISABLED']).optional(),
+            subnets: z.array(z.string().check(z.regex(/^subnet-[0-9a-f]{1,32}$/, { error: 'must be a subnet id (subnet-…)' }))).check(z.minLength(1), z.maxLength(16)),
+            securityGroups: z.optional(z.array(z.string().check(z.regex(/^sg-[0-9a-f]{1,32}$/, { error: 'must be a security group id (sg-…)' }))).check(z.maxLength(5))),
+            assignPublicIp: z.optional(z.enum(['ENABLED', 'DISABLED'])),
           }),
-        })
-        .optional(),
-      platformVersion: z.string().regex(/^[A-Z0-9.]{1,16}$/, { error: 'must be a platform version such as LATEST or 1.4.0' }).optional(),
+        }),
+      ),
+      platformVersion: z.optional(z.string().check(z.regex(/^[A-Z0-9.]{1,16}$/, { error: 'must be a platform version such as LATEST or 1.4.0' }))),
     },
     { error: 'expected the RunTask input: { "cluster", "taskDefinition", … }' },
   )
-  .superRefine((input, ctx) => {
-    if (input.launchType && input.capacityProviderStrategy) {
-      ctx.addIssue({ code: 'custom', message: 'give launchType or capacityProviderStrategy, not both (RunTask takes one)', path: ['capacityProviderStrategy'] });
-    }
-  });
+  .check(
+    z.superRefine((input, ctx) => {
+      if (input.launchType && input.capacityProviderStrategy) {
+        ctx.addIssue({ code: 'custom', message: 'give launchType or capacityProviderStrategy, not both (RunTask takes one)', path: ['capacityProviderStrategy'] });
+      }
+    }),
+  );
 
 /** The body of `POST /v1/ecs/workloads`. */
-export const workloadRegistrationSchema = exitSettingsSchema.extend({
-  namespace: nameSchema.nullish(),
+export const workloadRegistrationSchema = z.extend(exitSettingsSchema, {
+  namespace: z.nullish(nameSchema),
   runTask: runTaskSchema,
 });
 

@@ -15,9 +15,9 @@
 import { createHash } from 'node:crypto';
 import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
 import { MINUTE_ROUNDING_MS, SCHEDULER_WINDOW_MS, type Precision } from '../../config.ts';
 import type { RestartRef, RestartTimer, TimerStage } from '../../ports.ts';
+import * as z from '../../zod.ts';
 
 /** A schedule's instant is at least this far ahead when it is created (and the direct window at least this long). */
 const SCHEDULE_MIN_AHEAD_MS = 30_000;
@@ -41,9 +41,9 @@ export function restartCallback(ref: RestartRef): RestartCallback {
 }
 
 const restartCallbackSchema = z.object({
-  key: z.string().min(1).max(1_024),
-  restartCount: z.number().int().min(1),
-  restartAt: z.number().int().min(0),
+  key: z.string().check(z.minLength(1), z.maxLength(1_024)),
+  restartCount: z.number().check(z.int(), z.gte(1)),
+  restartAt: z.number().check(z.int(), z.gte(0)),
 });
 
 /** Reads a timer's payload (a schedule's input, or a fine-stage message body). */
