@@ -18,7 +18,7 @@ import type { DeliveryRetryPolicy } from '../lib/core/index.ts';
 import { BUS_DETAIL_TYPES } from '../lib/ports.ts';
 import { ConfigError } from '../lib/config.ts';
 import { deliverRestart, recordRestartFailed, type DeliveryDeps, type DeliveryOutcome } from '../lib/services/deliver-restart.ts';
-import { defaults, type LambdaDeps } from './wiring.ts';
+import { defaults, wireDeliver, type DeliverDeps } from './wiring.ts';
 
 /** Attempts in one invocation (0.5 s, 1 s, 2 s apart); Lambda's own retries follow. */
 export const AWS_DELIVERY_RETRY: DeliveryRetryPolicy = { maxAttempts: 4, initialDelayMs: 500, maxDelayMs: 4_000 };
@@ -26,7 +26,7 @@ export const AWS_DELIVERY_RETRY: DeliveryRetryPolicy = { maxAttempts: 4, initial
 export type DeliverEvent = EventBridgeEvent<string, unknown> | SQSEvent;
 export type DeliverResult = DeliveryOutcome | SQSBatchResponse | { readonly ignored: number };
 
-export function createHandler(deps: () => LambdaDeps) {
+export function createHandler(deps: () => DeliverDeps) {
   return async function handler(event: DeliverEvent): Promise<DeliverResult> {
     const { delivery, logger, metrics } = deps();
     try {
@@ -55,7 +55,7 @@ export function createHandler(deps: () => LambdaDeps) {
  * body is the event either way. A body that is no restart is logged, not
  * retried: it would fail the same way every time.
  */
-function recordFailedDelivery(delivery: DeliveryDeps, logger: LambdaDeps['logger'], record: SQSRecord): void {
+function recordFailedDelivery(delivery: DeliveryDeps, logger: DeliverDeps['logger'], record: SQSRecord): void {
   const attribute = (...names: string[]) => names.map((name) => record.messageAttributes?.[name]?.stringValue).find((value) => value !== undefined);
   let request;
   try {
@@ -74,4 +74,4 @@ function isSqsEvent(event: DeliverEvent): event is SQSEvent {
   return Array.isArray((event as SQSEvent).Records);
 }
 
-export const handler = createHandler(defaults());
+export const handler = createHandler(defaults(wireDeliver));

@@ -11,7 +11,7 @@ import { BUS_DETAIL_TYPES } from '../lib/ports.ts';
 import { ECS_EVENT_SOURCE, ECS_TASK_STATE_CHANGE } from '../lib/api/ecs-events.ts';
 import { createServiceBackend } from '../lib/services/backend.ts';
 import { handleTaskStateChange, type TaskStateChangeOutcome } from '../lib/services/ecs-workloads.ts';
-import { defaults, type LambdaDeps } from './wiring.ts';
+import { defaults, wireExit, type LambdaDeps } from './wiring.ts';
 
 export type ExitHandlerEvent = APIGatewayProxyEventV2 | EventBridgeEvent<string, unknown>;
 export type ExitHandlerResult = APIGatewayProxyStructuredResultV2 | DeliveryOutcome | TaskStateChangeOutcome | { readonly ignored: number };
@@ -51,4 +51,4 @@ function isHttpEvent(event: ExitHandlerEvent): event is APIGatewayProxyEventV2 {
   return typeof (event as APIGatewayProxyEventV2).requestContext?.http === 'object';
 }
 
-export const handler = createHandler(defaults());
+export const handler = createHandler(defaults(wireExit));

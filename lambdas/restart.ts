@@ -9,7 +9,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { parseRestartCallback } from '../lib/adapters/scheduler/timer.ts';
 import { errorDetails } from '../lib/services/deps.ts';
 import { fireRestart, type FireOutcome } from '../lib/services/fire-restart.ts';
-import { defaults, type LambdaDeps } from './wiring.ts';
+import { defaults, wireServices, type LambdaDeps } from './wiring.ts';
 
 export type RestartEvent = SQSEvent | Record<string, unknown>;
 
@@ -50,4 +50,4 @@ function isSqsEvent(event: RestartEvent): event is SQSEvent {
   return Array.isArray((event as SQSEvent).Records);
 }
 
-export const handler = createHandler(defaults());
+export const handler = createHandler(defaults(wireServices));

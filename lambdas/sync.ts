@@ -6,7 +6,7 @@
 import type { Context } from 'aws-lambda';
 import { countCrashLoopBackOff, type CensusReport } from '../lib/services/census.ts';
 import { sync, type SyncReport } from '../lib/services/sync.ts';
-import { defaults, type LambdaDeps } from './wiring.ts';
+import { defaults, wireServices, type LambdaDeps } from './wiring.ts';
 
 /**
  * Time kept back from the Lambda timeout: past this the sync starts no more
@@ -34,4 +34,4 @@ export function createHandler(deps: () => LambdaDeps) {
   };
 }
 
-export const handler = createHandler(defaults());
+export const handler = createHandler(defaults(wireServices));

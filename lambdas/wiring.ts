@@ -2,12 +2,18 @@
  * The one place that reads the environment: builds the production adapters
  * and services for the Lambda handlers from the variables the CDK stack sets
  * (names in lib/config.ts `ENV`).
+ *
+ * Each handler has its own wiring (`wireExit`, `wireServices`,
+ * `wireDeliver`), which builds the SDK clients that handler calls and no
+ * others: a client that is built stays in the handler's bundle, with every
+ * command it could send.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoRestartBudget } from '../lib/adapters/dynamodb/budget.ts';
@@ -17,7 +23,7 @@ import { SdkEcsTasks } from '../lib/adapters/ecs/tasks.ts';
 import { DynamoWorkloadStore } from '../lib/adapters/ecs/workload-store.ts';
 import { SqsExitDeadLetters } from '../lib/adapters/events/exit-dead-letters.ts';
 import { AwsEventSink } from '../lib/adapters/events/sink.ts';
-import { SchedulerRestartTimer, SqsFineStage } from '../lib/adapters/scheduler/timer.ts';
+import { FineStageTimer, SchedulerRestartTimer, SqsFineStage, type FineStage } from '../lib/adapters/scheduler/timer.ts';
 import {
   ConfigError,
   DEFAULT_SERVICE_CONFIG,
@@ -28,7 +34,7 @@ import {
   precisionSetting,
   type ServiceConfig,
 } from '../lib/config.ts';
-import { METRICS_NAMESPACE, SERVICE_NAME, type ExitDeadLetters } from '../lib/ports.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME, type ExitDeadLetters, type RestartTimer } from '../lib/ports.ts';
 import type { DeliveryDeps } from '../lib/services/deliver-restart.ts';
 import type { OperationalLog, ServiceDeps } from '../lib/services/deps.ts';
 import { restartWorkloadTask, type EcsDeps } from '../lib/services/ecs-workloads.ts';
@@ -47,65 +53,132 @@ export interface LambdaDeps {
   readonly delivery?: DeliveryDeps;
 }
 
+/** What the deliver handler uses: its restart targets, and no service. */
+export type DeliverDeps = Pick<LambdaDeps, 'logger' | 'metrics' | 'delivery'>;
+
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Builds the Lambda dependencies from `env`. */
-export function wire(env: Env): LambdaDeps {
-  const logger = new Logger({ serviceName: SERVICE_NAME });
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-  const clock = { now: () => Date.now() };
+/** The exit handler: decisions (every port), the API's ECS workloads, and the dead-letter queue of bad bus events. */
+export function wireExit(env: Env): LambdaDeps {
+  const base = basics();
+  const dynamo = new DynamoDBClient(sdkClientConfig());
+  const sqs = new SQSClient(sdkClientConfig());
   const config = serviceConfig(env);
-  const dynamo = new DynamoDBClient({});
-  const tableName = required(env, ENV.tableName);
-  const store = new DynamoBackoffStore({
-    client: dynamo,
-    tableName,
-    clock,
-    shards: integerSetting(env, ENV.shards, 16),
-    retentionMs: durationSetting(ENV.retention, env[ENV.retention], TABLE_SCHEMA.defaultEntryRetentionMs),
-  });
-  const sqs = new SQSClient({});
-  const fineStage = new SqsFineStage({ client: sqs, queueUrl: required(env, ENV.fineStageQueueUrl) });
-  // The restart and sync functions never create schedules: they are given no
-  // schedule settings (and no permission), only the fine stage.
   const timer = new SchedulerRestartTimer({
-    scheduler: new SchedulerClient({}),
-    fineStage,
+    scheduler: new SchedulerClient(sdkClientConfig()),
+    fineStage: fineStageOf(env, sqs),
     groupName: env[ENV.scheduleGroup] ?? '',
     targetArn: env[ENV.restartFunctionArn] ?? '',
     roleArn: env[ENV.schedulerRoleArn] ?? '',
     ...(env[ENV.scheduleDeadLetterArn] ? { deadLetterArn: env[ENV.scheduleDeadLetterArn] } : {}),
     precision: config.precision,
   });
+  const ecs = ecsOf(env, base, dynamo);
   const exitDeadLetterQueueUrl = env[ENV.exitDeadLetterQueueUrl];
-  const sink = new AwsEventSink({
-    logger,
-    metrics,
-    eventBridge: new EventBridgeClient({}),
-    eventBusName: required(env, ENV.eventBusName),
-  });
-  const log = operationalLog(logger);
-  const workloadTable = env[ENV.workloadTableName];
-  const ecs: EcsDeps | undefined = workloadTable
-    ? { workloads: new DynamoWorkloadStore({ client: dynamo, tableName: workloadTable }), tasks: new SdkEcsTasks(new ECSClient({})), clock, random: Math.random, log }
-    : undefined;
   return {
-    service: {
-      store,
-      timer,
-      sink,
-      // Called only for namespaces with a restartBudget; the others make no call.
-      budget: new DynamoRestartBudget({ client: dynamo, tableName }),
-      clock,
-      random: Math.random,
-      config,
-      log,
-    },
-    logger,
-    metrics,
+    service: servicesOf(env, base, { config, dynamo, timer }),
+    logger: base.logger,
+    metrics: base.metrics,
     ...(ecs ? { ecs } : {}),
-    delivery: { targets: ecs ? { ecs: { deliver: (request) => restartWorkloadTask(ecs, request) } } : {}, sink, clock, log },
     ...(exitDeadLetterQueueUrl ? { exitDeadLetters: new SqsExitDeadLetters({ client: sqs, queueUrl: exitDeadLetterQueueUrl }) } : {}),
+  };
+}
+
+/**
+ * The restart callback and the sync: the services alone. They never create
+ * schedules (they are given no schedule settings, and no permission), so
+ * their timer is the fine stage, which takes an early callback's remainder.
+ */
+export function wireServices(env: Env): LambdaDeps {
+  const base = basics();
+  const timer = new FineStageTimer(fineStageOf(env, new SQSClient(sdkClientConfig())));
+  return {
+    service: servicesOf(env, base, { config: serviceConfig(env), dynamo: new DynamoDBClient(sdkClientConfig()), timer }),
+    logger: base.logger,
+    metrics: base.metrics,
+  };
+}
+
+/** The deliver handler: the ECS target (when the stack enables ECS workloads) and the sink its outcomes go to. */
+export function wireDeliver(env: Env): DeliverDeps {
+  const base = basics();
+  const ecs = ecsOf(env, base, new DynamoDBClient(sdkClientConfig()));
+  return {
+    logger: base.logger,
+    metrics: base.metrics,
+    delivery: { targets: ecs ? { ecs: { deliver: (request) => restartWorkloadTask(ecs, request) } } : {}, sink: sinkOf(env, base), clock: base.clock, log: base.log },
+  };
+}
+
+/** What every handler has: Powertools' logger and metrics, the clock, the operational log. */
+interface Basics {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly clock: { now(): number };
+  readonly log: OperationalLog;
+}
+
+function basics(): Basics {
+  const logger = new Logger({ serviceName: SERVICE_NAME });
+  return {
+    logger,
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+    clock: { now: () => Date.now() },
+    log: operationalLog(logger),
+  };
+}
+
+/**
+ * Every SDK client's options. Lambda gives a function its role's credentials
+ * in environment variables, where the default chain would find them first; a
+ * client given no credentials still carries the rest of that chain (SSO, STS
+ * and the other providers, with their own clients), which the bundles leave
+ * out (lib/infra/bundling.ts `UNREACHED_SDK_MODULES`).
+ */
+function sdkClientConfig() {
+  return { credentials: fromEnv() };
+}
+
+function fineStageOf(env: Env, sqs: SQSClient): FineStage {
+  return new SqsFineStage({ client: sqs, queueUrl: required(env, ENV.fineStageQueueUrl) });
+}
+
+function sinkOf(env: Env, base: Basics): AwsEventSink {
+  return new AwsEventSink({ logger: base.logger, metrics: base.metrics, eventBridge: new EventBridgeClient(sdkClientConfig()), eventBusName: required(env, ENV.eventBusName) });
+}
+
+function servicesOf(env: Env, base: Basics, parts: { readonly config: ServiceConfig; readonly dynamo: DynamoDBClient; readonly timer: RestartTimer }): ServiceDeps {
+  const tableName = required(env, ENV.tableName);
+  const { config, dynamo, timer } = parts;
+  return {
+    store: new DynamoBackoffStore({
+      client: dynamo,
+      tableName,
+      clock: base.clock,
+      shards: integerSetting(env, ENV.shards, 16),
+      retentionMs: durationSetting(ENV.retention, env[ENV.retention], TABLE_SCHEMA.defaultEntryRetentionMs),
+    }),
+    timer,
+    sink: sinkOf(env, base),
+    // Called only for namespaces with a restartBudget; the others make no call.
+    budget: new DynamoRestartBudget({ client: dynamo, tableName }),
+    clock: base.clock,
+    random: Math.random,
+    config,
+    log: base.log,
+  };
+}
+
+/** ECS workloads, when the stack enables them (the workload table is named). */
+function ecsOf(env: Env, base: Basics, dynamo: DynamoDBClient): EcsDeps | undefined {
+  const workloadTable = env[ENV.workloadTableName];
+  if (!workloadTable) return undefined;
+  return {
+    workloads: new DynamoWorkloadStore({ client: dynamo, tableName: workloadTable }),
+    tasks: new SdkEcsTasks(new ECSClient(sdkClientConfig())),
+    clock: base.clock,
+    random: Math.random,
+    log: base.log,
   };
 }
 
@@ -115,12 +188,12 @@ export function operationalLog(logger: Pick<Logger, 'warn' | 'error'>): Operatio
 }
 
 /**
- * The dependencies of a handler module, built on first use: importing a
- * handler (as the tests do) reads no environment and opens no client.
+ * The dependencies of a handler module, built by `wiring` on first use:
+ * importing a handler (as the tests do) reads no environment and opens no client.
  */
-export function defaults(): () => LambdaDeps {
-  let deps: LambdaDeps | undefined;
-  return () => (deps ??= wire(process.env));
+export function defaults<D>(wiring: (env: Env) => D): () => D {
+  let deps: D | undefined;
+  return () => (deps ??= wiring(process.env));
 }
 
 export function serviceConfig(env: Env): ServiceConfig {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { atExpression, parseRestartCallback, scheduleName, SchedulerRestartTimer, SqsFineStage, type FineStage } from '../../lib/adapters/scheduler/timer.ts';
+import { atExpression, FineStageTimer, parseRestartCallback, scheduleName, SchedulerRestartTimer, SqsFineStage, type FineStage } from '../../lib/adapters/scheduler/timer.ts';
 import { MINUTE_PRECISION_MAX_LATENESS_MS, SCHEDULER_WINDOW_MS } from '../../lib/config.ts';
 import { parseAtExpression } from '../support/faults.ts';
 import type { RestartRef } from '../../lib/ports.ts';
@@ -107,6 +107,38 @@ describe('SchedulerRestartTimer.arm', () => {
     expect(await timer.arm({ ...ref, restartAt: now + delayMs }, now)).toBe(stage);
     if (stage === 'queue') expect(queued).toEqual([delayMs]);
     else expect(scheduled).toEqual([expression]);
+  });
+});
+
+describe('FineStageTimer', () => {
+  const now = Date.UTC(2026, 0, 1, 12, 0, 50);
+  function timer() {
+    const queued: number[] = [];
+    const fineStage: FineStage = { maxDelayMs: 900_000, send: async (_ref, delayMs) => void queued.push(delayMs) };
+    return { timer: new FineStageTimer(fineStage), queued };
+  }
+
+  it.each([
+    ['due now', 0, 0],
+    ['overdue', -5_000, 0],
+    ['due in 10 s', 10_000, 10_000],
+    // Past the stage's longest delay: the first hop is the longest, the callback hands the rest over.
+    ['due in an hour', 3_600_000, 900_000],
+  ])('arms a restart %s on the fine stage alone', async (_label, delayMs, sentMs) => {
+    const { timer: fine, queued } = timer();
+    expect(await fine.arm({ ...ref, restartAt: now + delayMs }, now)).toBe('queue');
+    expect(queued).toEqual([sentMs]);
+  });
+
+  it('defers an early callback by what remains, as the scheduler timer does', async () => {
+    const { timer: fine, queued } = timer();
+    const fineStage: FineStage = { maxDelayMs: 900_000, send: async (_ref, delayMs) => void queued.push(delayMs) };
+    const scheduler = new SchedulerRestartTimer({ scheduler: {} as never, fineStage, groupName: 'g', targetArn: 'arn:t', roleArn: 'arn:r' });
+    for (const remainingMs of [0, 1, 59_999, 900_001]) {
+      await fine.defer({ ...ref, restartAt: now + remainingMs }, now);
+      await scheduler.defer({ ...ref, restartAt: now + remainingMs }, now);
+    }
+    expect(queued).toEqual([0, 0, 1, 1, 59_999, 59_999, 900_000, 900_000]);
   });
 });
 

@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { serviceConfig, wire } from '../../lambdas/wiring.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
+import { serviceConfig, wireDeliver, wireExit, wireServices } from '../../lambdas/wiring.ts';
 import { createHandler as createSyncHandler } from '../../lambdas/sync.ts';
 import { DynamoRestartBudget } from '../../lib/adapters/dynamodb/budget.ts';
 import { SqsExitDeadLetters } from '../../lib/adapters/events/exit-dead-letters.ts';
+import { FineStageTimer, SchedulerRestartTimer } from '../../lib/adapters/scheduler/timer.ts';
 import { ConfigError, ENV } from '../../lib/config.ts';
 import { createHarness, T0 } from '../support/pipeline.ts';
 import { lambdaDeps } from '../support/lambda.ts';
@@ -47,29 +50,63 @@ describe('serviceConfig', () => {
   });
 });
 
-describe('wire', () => {
-  it('names the missing variable', () => {
-    expect(() => wire({ [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' })).toThrow('TABLE_NAME is not set');
+describe('handler wiring', () => {
+  const base = { [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' };
+
+  it.each([
+    ['wireExit', wireExit],
+    ['wireServices', wireServices],
+  ])('%s names the missing variable', (_name, wiring) => {
+    expect(() => wiring({ [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' })).toThrow('TABLE_NAME is not set');
   });
 
   it('gives the exit dead-letter queue only to a function whose environment names it (the exit handler)', () => {
-    const base = { [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' };
-    expect(wire(base).exitDeadLetters).toBeUndefined();
-    expect(wire({ ...base, [ENV.exitDeadLetterQueueUrl]: 'https://dlq' }).exitDeadLetters).toBeInstanceOf(SqsExitDeadLetters);
+    expect(wireExit(base).exitDeadLetters).toBeUndefined();
+    expect(wireExit({ ...base, [ENV.exitDeadLetterQueueUrl]: 'https://dlq' }).exitDeadLetters).toBeInstanceOf(SqsExitDeadLetters);
   });
 
-  it('wires the restart budget on the same table for every handler', () => {
-    expect(wire({ [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' }).service.budget).toBeInstanceOf(DynamoRestartBudget);
+  it('wires the restart budget on the same table for every handler that dispatches', () => {
+    expect(wireExit(base).service.budget).toBeInstanceOf(DynamoRestartBudget);
+    expect(wireServices(base).service.budget).toBeInstanceOf(DynamoRestartBudget);
+  });
+
+  it('gives the exit handler the scheduler timer, and the restart callback and the sync the fine stage alone', () => {
+    expect(wireExit(base).service.timer).toBeInstanceOf(SchedulerRestartTimer);
+    expect(wireServices(base).service.timer).toBeInstanceOf(FineStageTimer);
   });
 
   it('wires ECS workloads and the ecs restart target only where the workload table is named', () => {
-    const base = { [ENV.tableName]: 'table', [ENV.fineStageQueueUrl]: 'https://q', [ENV.eventBusName]: 'bus' };
-    const without = wire(base);
-    expect(without.ecs).toBeUndefined();
-    expect(without.delivery?.targets).toEqual({});
-    const withEcs = wire({ ...base, [ENV.workloadTableName]: 'workloads' });
-    expect(withEcs.ecs).toBeDefined();
-    expect(Object.keys(withEcs.delivery!.targets)).toEqual(['ecs']);
+    expect(wireExit(base).ecs).toBeUndefined();
+    expect(wireDeliver(base).delivery?.targets).toEqual({});
+    const withEcs = { ...base, [ENV.workloadTableName]: 'workloads' };
+    expect(wireExit(withEcs).ecs).toBeDefined();
+    expect(Object.keys(wireDeliver(withEcs).delivery!.targets)).toEqual(['ecs']);
+    // The restart callback and the sync call no ECS, whatever the environment says.
+    expect(wireServices(withEcs)).not.toHaveProperty('ecs');
+  });
+
+  it('signs with the credentials Lambda puts in the environment, even where the default chain would look elsewhere', async () => {
+    const authorizations: string[] = [];
+    const server = createServer((request, response) => {
+      authorizations.push(`${request.headers.authorization} ${request.headers['x-amz-security-token']}`);
+      request.resume();
+      request.on('end', () => response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{}'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+      vi.stubEnv('AWS_ENDPOINT_URL', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDLAMBDAROLE');
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'secret');
+      vi.stubEnv('AWS_SESSION_TOKEN', 'session-token');
+      // The default chain skips the environment when a profile is named; Lambda's credentials are in the environment.
+      vi.stubEnv('AWS_PROFILE', 'no-such-profile');
+      expect(await wireServices(base).service.store.get('web-0_default__app_')).toBeUndefined();
+      expect(authorizations).toEqual([expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=AKIDLAMBDAROLE\/\d{8}\/us-east-1\/dynamodb\/aws4_request, .* session-token$/)]);
+    } finally {
+      vi.unstubAllEnvs();
+      server.close();
+    }
   });
 
   it('reads a namespace whose webhook the deployment delivers as "webhook" alone', () => {

@@ -136,8 +136,7 @@ export class SchedulerRestartTimer implements RestartTimer {
   }
 
   async defer(ref: RestartRef, now: number): Promise<void> {
-    const remainingMs = Math.max(0, ref.restartAt - now);
-    await this.options.fineStage.send(ref, Math.min(remainingMs, this.options.fineStage.maxDelayMs));
+    await sendRemainder(this.options.fineStage, ref, now);
   }
 
   /**
@@ -185,6 +184,32 @@ export class SchedulerRestartTimer implements RestartTimer {
       throw error;
     }
   }
+}
+
+/**
+ * The timer of a function that creates no schedules (the restart callback and
+ * the sync are given neither the schedule settings nor the permission): the
+ * fine stage alone. An early callback's remainder goes back to it, as with
+ * `SchedulerRestartTimer`; a restart armed here waits there too, in hops of at
+ * most the stage's longest delay, each callback handing the rest over.
+ */
+export class FineStageTimer implements RestartTimer {
+  constructor(private readonly fineStage: FineStage) {}
+
+  async arm(ref: RestartRef, now: number): Promise<TimerStage> {
+    await sendRemainder(this.fineStage, ref, now);
+    return 'queue';
+  }
+
+  async defer(ref: RestartRef, now: number): Promise<void> {
+    await sendRemainder(this.fineStage, ref, now);
+  }
+}
+
+/** What remains of `ref`'s wait at `now`, up to the fine stage's longest delay, sent to it. */
+async function sendRemainder(fineStage: FineStage, ref: RestartRef, now: number): Promise<void> {
+  const remainingMs = Math.max(0, ref.restartAt - now);
+  await fineStage.send(ref, Math.min(remainingMs, fineStage.maxDelayMs));
 }
 
 /**
