@@ -24,6 +24,31 @@ const ESBUILD_MAJOR = '0.';
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
 
+/**
+ * Modules the bundled SDK imports lazily (`import()`), on paths the handlers
+ * never take, left out of every bundle (about 110 KiB of each):
+ *
+ * - the default credential chain's providers other than the environment's
+ *   (SSO, shared config files, credential processes, web identity, container
+ *   and instance metadata), which bring STS, SSO and sign-in clients of their
+ *   own: the chain runs only for a client built without credentials, and the
+ *   Lambda wiring (lambdas/wiring.ts) gives every client `fromEnv()`, where
+ *   Lambda puts the function's credentials;
+ * - event stream (de)serialisation, for operations that stream events: none
+ *   of the DynamoDB, SQS, Scheduler, EventBridge and ECS calls the handlers make.
+ *
+ * Nothing in a bundle loads them, so none is needed beside it.
+ */
+export const UNREACHED_SDK_MODULES: readonly string[] = [
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/credential-provider-http',
+  '@smithy/credential-provider-imds',
+  '@smithy/core/event-streams',
+];
+
 /** The version of the project's own esbuild, or a clear error when it is not installed. */
 export function localEsbuildVersion(): string {
   const requireFromRoot = createRequire(`${PROJECT_ROOT}package.json`);
@@ -79,6 +104,7 @@ export function handlerBundling(): BundlingOptions {
     // Bundle the SDK clients the project pins and tests, instead of whatever
     // version the runtime happens to ship.
     bundleAwsSDK: true,
+    externalModules: [...UNREACHED_SDK_MODULES],
     // esbuild reports warnings and errors only, not a size table per bundle.
     logLevel: LogLevel.WARNING,
     forceDockerBundling: false,

@@ -3,10 +3,10 @@
  * handler entries, offline and without AWS credentials, with ECS workloads
  * and a webhook namespace set on the command line as a user would: the CLI
  * runs the app, cdk-nag passes (an unacknowledged finding fails the synth),
- * and each bundle loads and exports `handler`.
+ * and each bundle loads, exports `handler`, and is at most 512 KiB.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -69,10 +69,11 @@ describe('npx cdk synth', () => {
     expect(report.pluginReports).toEqual([]);
   });
 
-  it('bundles the four handlers, each loading and exporting handler', async () => {
+  it('bundles the four handlers, each loading and exporting handler, each at most 512 KiB', async () => {
     const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
     expect(assets).toHaveLength(4);
     for (const asset of assets) {
+      expect(statSync(join(outdir, asset, 'index.mjs')).size, asset).toBeLessThanOrEqual(512 * 1_024);
       const bundle = pathToFileURL(join(outdir, asset, 'index.mjs')).href;
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler);`], {
         env: offlineEnvironment(),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { describe, expect, it } from 'vitest';
-import { ESM_REQUIRE_BANNER, handlerBundling, localEsbuildVersion, PROJECT_ROOT } from '../../lib/infra/bundling.ts';
+import { ESM_REQUIRE_BANNER, handlerBundling, localEsbuildVersion, PROJECT_ROOT, UNREACHED_SDK_MODULES } from '../../lib/infra/bundling.ts';
 
 describe('localEsbuildVersion', () => {
   it("is the project's own esbuild (the devDependency), the major version aws-cdk-lib drives", () => {
@@ -22,6 +22,14 @@ describe('handlerBundling', () => {
       bundleAwsSDK: true,
       forceDockerBundling: false,
     });
+  });
+
+  it('leaves out only the modules the SDK loads on paths no handler takes: the credential chain past the environment, event streams', () => {
+    expect(handlerBundling().externalModules).toEqual([...UNREACHED_SDK_MODULES]);
+    // Not the SDK as a whole, nor the environment's credentials, which every client reads.
+    expect(UNREACHED_SDK_MODULES).not.toContain('@aws-sdk/*');
+    expect(UNREACHED_SDK_MODULES).not.toContain('@aws-sdk/credential-provider-env');
+    expect(UNREACHED_SDK_MODULES.every((name) => name.startsWith('@aws-sdk/credential-provider-') || name === '@smithy/credential-provider-imds' || name === '@smithy/core/event-streams')).toBe(true);
   });
 
   it('never falls back to Docker: the image it hands NodejsFunction refuses to run', () => {
