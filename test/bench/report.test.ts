@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatNumber, stormSection, table, usd } from '../../scripts/bench/report.ts';
+import type { BundlesResult } from '../../scripts/bench/bundles.ts';
+import { bundleCompositionTable, formatNumber, stormSection, table, usd } from '../../scripts/bench/report.ts';
 import type { StormResult } from '../../scripts/bench/storm.ts';
 
 describe('table', () => {
@@ -41,5 +42,31 @@ describe('stormSection', () => {
     expect(text).toContain('| fleet | 20 s | 500 / 9500 | 995 (995 due) | 500 | 0 | 19 s | 0 / 1 ms |');
     expect(text).toContain('handled the crashes at 250 per second, below the budget\'s 500/s');
     expect(stormSection({ ...storm, local: run }).join('\n')).toContain('The local runtime deferred 9500 of the 10,000 restarts');
+  });
+});
+
+describe('bundleCompositionTable', () => {
+  const variant = { bytes: 0, kib: 0, coldImportMs: 0 };
+  const bundles: BundlesResult = {
+    handlers: [
+      { handler: 'exit', sdkBundled: variant, sdkExternal: variant, withinGoal: true, composition: [{ package: '@smithy/core', bytes: 102_400 }, { package: 'zod', bytes: 32_768 }, { package: 'lib/api', bytes: 1_024 }] },
+      { handler: 'deliver', sdkBundled: variant, sdkExternal: variant, withinGoal: true, composition: [{ package: '@aws-sdk/client-ecs', bytes: 40_960 }, { package: '@smithy/core', bytes: 92_160 }, { package: 'mnemonist', bytes: 512 }] },
+    ],
+    nodeBaselineMs: 0,
+    runs: 1,
+    goalBytes: 524_288,
+  };
+
+  it('lists the largest packages of any bundle, KiB per handler, a dash where a bundle has none, and sums the rest', () => {
+    expect(bundleCompositionTable(bundles, 3)).toBe(
+      [
+        '| package (KiB) | exit | deliver |',
+        '|---|---|---|',
+        '| @smithy/core | 100 | 90 |',
+        '| @aws-sdk/client-ecs | – | 40 |',
+        '| zod | 32 | – |',
+        '| everything else | 1 | 0.5 |',
+      ].join('\n'),
+    );
   });
 });
