@@ -142,6 +142,9 @@ export const eventRecordSchema = z.object({
   decision: z.optional(z.enum(DECISION_KINDS)),
   target: z.optional(z.enum(TARGET_KINDS)).check(z.describe('For Restarted, RestartRecovered and RestartFailed: where the restart went besides the bus.')),
   attempts: z.optional(count).check(z.describe('For RestartFailed: the delivery attempts made.')),
+  count: z.optional(count).check(z.describe('For BackOff: how many times it has been recorded in its series (one series per back-off step), as a Kubernetes event counts its repeats.')),
+  firstTimestamp: z.optional(instantSchema).check(z.describe('For BackOff: when its series was first recorded.')),
+  lastTimestamp: z.optional(instantSchema).check(z.describe('For BackOff: when its series was recorded last (this record).')),
   message: z.string().check(z.describe("kubelet's wording.")),
 });
 
@@ -166,7 +169,8 @@ export type ContainerView = Readonly<Omit<z.infer<typeof containerViewSchema>, '
 
 // The core and the ports own these two shapes (the core knows no zod); the
 // compiler holds the schemas to them, both ways.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Keys compared too: an optional field on one side only would pass the assignability check.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? ([keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false) : false) : false;
 const eventRecordMatches: Same<z.infer<typeof eventRecordSchema>, Omit<EventRecord, never>> = true;
 const restartNoticeMatches: Same<Readonly<z.infer<typeof restartNoticeDataSchema>>, Readonly<Omit<RestartNotice, 'seq'>>> = true;
 void eventRecordMatches;

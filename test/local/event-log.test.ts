@@ -90,16 +90,19 @@ describe('LocalEventLog', () => {
     expect(new LocalEventLog({ dir }).query({ limit: 10 }).map((e) => e.type)).toEqual(['Restarted', 'Exited']);
   });
 
-  it('numbers event records by their line in the file, across processes and torn lines, and tells subscribers', () => {
+  it('numbers event records by their line in the file, across processes and torn lines, and tells subscribers', async () => {
     const dir = tempDir();
     const record = (i: number) => eventRecord('Exited', ref, T0 + i, { message: `event ${i}` });
-    new LocalEventLog({ dir }).record([record(1), record(2)]);
+    const first = new LocalEventLog({ dir });
+    first.record([record(1), record(2)]);
+    await first.close();
     appendFileSync(join(dir, 'events.jsonl'), '{"type":"Exi');
     const second = new LocalEventLog({ dir });
     const heard: [number, string][] = [];
     second.events.subscribe((event) => heard.push([event.seq, event.record.message]));
     second.record([record(3)]);
     expect(heard).toEqual([[3, 'event 3']]);
+    await second.close();
     expect(new LocalEventLog({ dir }).events.after(1).map((event) => [event.seq, event.record.message])).toEqual([
       [2, 'event 2'],
       [3, 'event 3'],
