@@ -242,8 +242,9 @@ export interface CostModel {
   readonly exitEvent: Record<'second' | 'minute', { readonly batch1: Breakdown; readonly batch100: Breakdown }>;
   /** Per restart after a long back-off (300 s, the kubelet cap). */
   readonly restart: Record<'second' | 'minute', Breakdown>;
-  /** Per restart after a short back-off (the fine stage, at either precision), and an immediate restart. */
+  /** Per restart after a short back-off (the fine stage, at either precision). */
   readonly shortRestart: Record<'second' | 'minute', Breakdown>;
+  /** Per exit event whose restart goes out at once: the exit's own invocation writes it claimed, publishes it and marks it (one per request). */
   readonly immediateRestart: Breakdown;
   /** The sync's fixed cost per month: its invocation, time and range queries, whatever waits. */
   readonly syncFixedUsdPerMonth: number;
@@ -297,7 +298,8 @@ export function buildCostModel(operations: MeasuredOperations): CostModel {
       ...invocationItems('restart handler, dispatch', measured(operations, precision, 'restart: dispatch')),
     ]);
   }
-  const immediateRestart = breakdown('immediate restart (restart now)', [consumer('fine stage'), ...invocationItems('restart handler, dispatch', measured(operations, 'second', 'restart: dispatch'))]);
+  // No fine stage and no second invocation: the exit's handling dispatches it.
+  const immediateRestart = breakdown('exit event with an immediate restart, one per request', [api(1), ...invocationItems('exit handler, restart now', measured(operations, 'second', 'exit: restart now'))]);
 
   // The sync's fixed part: its invocation, duration and its range queries, every minute.
   const runsPerMonth = ASSUMPTIONS.secondsPerMonth / ASSUMPTIONS.syncPeriodSeconds;

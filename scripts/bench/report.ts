@@ -524,12 +524,17 @@ export function costMarkdown(result: BenchResult): string {
     '',
     breakdownTable(model.restart.minute),
     '',
+    '### An immediate restart',
+    '',
+    "A `RestartNow` is dispatched by the exit's own invocation: its one conditional write stores the decision with the restart already claimed, then the publish and the mark. No SQS message and no second invocation; the exit event and its restart together:",
+    '',
+    breakdownTable(model.immediateRestart),
+    '',
     '### Shorter waits',
     '',
     table(
       ['restart', 'per million'],
       [
-        ['immediate (restart now): fine stage with no delay', usd(model.immediateRestart.usdPerMillion)],
         ['short back-off (≤ 2 min), second precision: fine stage', usd(model.shortRestart.second.usdPerMillion)],
         ['short back-off (≤ 2 min), minute precision: fine stage', usd(model.shortRestart.minute.usdPerMillion)],
       ],

@@ -101,6 +101,7 @@ describe('the naive design', () => {
 describe('buildCostModel', () => {
   const shapes: MeasuredOperations = {
     second: {
+      'exit: restart now': invocation({ calls: { GetItem: 1, PutItem: 2, PutEvents: 1 }, wru: 4, busEntries: 1 }),
       'exit: long back-off': invocation({ calls: { GetItem: 1, PutItem: 1, CreateSchedule: 1, PutEvents: 1 }, wru: 4, busEntries: 1 }),
       'restart: early callback': invocation({ calls: { GetItem: 1, SendMessage: 1 }, wru: 0 }),
       'restart: dispatch': invocation({ calls: { GetItem: 1, PutItem: 2, PutEvents: 1 }, wru: 4, busEntries: 1 }),
@@ -129,6 +130,13 @@ describe('buildCostModel', () => {
       expect(items.some((item) => item.includes('Scheduler'))).toBe(false);
     }
     expect(model.shortRestart.minute.usdPerMillion).toBeCloseTo(model.shortRestart.second.usdPerMillion, 9);
+  });
+
+  it('prices an immediate restart as the exit’s one request and invocation: no fine stage, no second invocation', () => {
+    const items = model.immediateRestart.items.map((item) => item.item);
+    expect(items[0]).toBe('API Gateway HTTP API request');
+    expect(items.some((item) => item.includes('SQS') || item.startsWith('restart handler'))).toBe(false);
+    expect(model.immediateRestart.items.filter((item) => item.item.endsWith('Lambda invocation')).map((item) => item.quantity)).toEqual([1]);
   });
 
   it('charges a wait’s BackOff to the exit that starts it, and nothing to the restart while it waits', () => {
