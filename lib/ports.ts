@@ -72,6 +72,12 @@ export interface BackoffStore {
   /** A strongly consistent read. An item whose TTL has passed reads as absent. */
   get(key: string): Promise<Versioned<ContainerState> | undefined>;
   /**
+   * Strongly consistent reads of several keys at once (one request per 100
+   * keys): what a batch of exits reads before deciding. The map holds only the
+   * keys found (an expired item reads as absent, as with `get`).
+   */
+  getMany(keys: readonly string[]): Promise<ReadonlyMap<string, Versioned<ContainerState>>>;
+  /**
    * Writes `state` if the stored version is still `expectedVersion`
    * (`undefined`: only if there is no item, or only an expired one).
    * `{ written: false }` means another writer got there first.

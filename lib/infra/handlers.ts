@@ -217,7 +217,8 @@ export class Handlers extends Construct {
     // Exactly the calls each handler makes (DESIGN §3).
     // The container listing queries the state and namespace indexes (and the
     // expiry index, which holds every item, for a listing of everything) and
-    // reads its page by key; the exit path itself uses no index.
+    // reads its page by key; the exit path itself uses no index (a batch of
+    // exits reads its containers by key at once, BatchGetItem too).
     table.grant(this.exit, {
       table: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem'],
       indexes: { actions: ['Query'], names: ['byState', 'byNamespace', 'expiry'] },

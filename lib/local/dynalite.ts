@@ -4,12 +4,12 @@
  *
  * The client and dynalite share the process, so the client's requests do not
  * go over HTTP: an SDK request handler hands each one to dynalite's DynamoDB
- * API in memory. Everything above the transport runs as it does against AWS —
- * the command's serialisation, endpoint resolution, signing, retries, and the
- * parsing of the response and of errors (a failed condition still arrives as a
- * `ConditionalCheckFailedException`) — and dynalite validates and executes the
- * request exactly as its HTTP server would; only node's HTTP client, server and
- * loopback sockets are left out of every call.
+ * API in memory. The command's serialisation, endpoint resolution and the
+ * parsing of the response and of errors run as they do against AWS (a failed
+ * condition still arrives as a `ConditionalCheckFailedException`), and dynalite
+ * validates and executes the request exactly as its HTTP server would. Left
+ * out of every call: node's HTTP client, server and loopback sockets, and the
+ * client's middleware that only a remote service needs (`UNNEEDED_IN_PROCESS`).
  */
 import { createRequire } from 'node:module';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
@@ -228,8 +228,25 @@ export const LOCAL_AWS_CONFIG = {
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 } as const;
 
-/** The SDK resolves an endpoint and signs for it; nothing connects to it. */
+/** The SDK resolves an endpoint; nothing connects to it. */
 const IN_PROCESS_ENDPOINT = 'http://dynalite.local';
+
+/**
+ * The client's middleware that does nothing for dynalite in this process, and
+ * costs a good part of the client's work per call: headers nobody reads (user
+ * agent, host, recursion detection), the per-call logger, signing (resolving
+ * an identity and signing for a service that checks no signature) and the
+ * retry strategy (dynalite here is never throttled and has no network to fail;
+ * its errors are answers, and the services retry what they retry themselves).
+ */
+const UNNEEDED_IN_PROCESS = [
+  'getUserAgentMiddleware',
+  'hostHeaderMiddleware',
+  'recursionDetectionMiddleware',
+  'loggerMiddleware',
+  'httpSigningMiddleware',
+  'retryMiddleware',
+] as const;
 
 export async function startDynalite(options: LocalDynamoOptions = {}): Promise<LocalDynamo> {
   const modules = loadDynalite();
@@ -246,16 +263,15 @@ export async function startDynalite(options: LocalDynamoOptions = {}): Promise<L
   const config: DynamoDBClientConfig = {
     ...LOCAL_AWS_CONFIG,
     endpoint: IN_PROCESS_ENDPOINT,
-    maxAttempts: 3,
     requestHandler,
     cacheMiddleware: options.cacheMiddleware === true,
-    // dynalite in this process checks no signature: signing each request
-    // (hashing its body, deriving the key) would be work for nobody.
-    signer: { sign: async (request) => request },
   };
   const clients = new Set<DynamoDBClient>();
   const createClient = () => {
     const client = new DynamoDBClient(config);
+    for (const name of UNNEEDED_IN_PROCESS) {
+      if (!client.middlewareStack.remove(name)) throw new Error(`the DynamoDB client has no ${name} to leave out`);
+    }
     clients.add(client);
     return client;
   };

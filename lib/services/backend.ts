@@ -54,17 +54,26 @@ export function createServiceBackend(deps: ServiceDeps, options: ServiceBackendO
 /**
  * Handles a batch: exits of different containers concurrently, exits of the
  * same container one after another in the order given (each may depend on the
- * state the previous one wrote). Decisions come back in request order.
+ * state the previous one wrote). Decisions come back in request order. A
+ * batch of more than one container reads them all first, in one request per
+ * 100 keys rather than one each; that read serves the first exit of each
+ * container only (the ones after it must see what it wrote, so they read afresh).
  */
 async function submitInOrder(deps: ServiceDeps, events: readonly ExitEvent[]): Promise<Decision[]> {
   const decisions: Decision[] = new Array(events.length);
   const byContainer = new Map<string, number[]>();
   events.forEach((event, index) => {
     const key = containerKey(event);
-    byContainer.set(key, [...(byContainer.get(key) ?? []), index]);
+    const queue = byContainer.get(key);
+    if (queue) queue.push(index);
+    else byContainer.set(key, [index]);
   });
-  await forEachConcurrently([...byContainer.values()], BATCH_CONCURRENCY, async (queue) => {
-    for (const index of queue) decisions[index] = await handleExit(deps, events[index]!);
+  const prefetched = byContainer.size > 1 ? await deps.store.getMany([...byContainer.keys()]) : undefined;
+  await forEachConcurrently([...byContainer.entries()], BATCH_CONCURRENCY, async ([key, queue]) => {
+    for (const [position, index] of queue.entries()) {
+      const read = prefetched && position === 0 ? { prefetched: { current: prefetched.get(key) } } : {};
+      decisions[index] = await handleExit(deps, events[index]!, read);
+    }
   });
   return decisions;
 }

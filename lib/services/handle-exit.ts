@@ -1,6 +1,6 @@
 import { applyBudgetSlot, containerKey, pickRef, planExit, type ContainerState, type Decision, type ExitPlan } from '../core/index.ts';
 import { policyFor } from '../config.ts';
-import { BUS_DETAIL_TYPES } from '../ports.ts';
+import { BUS_DETAIL_TYPES, type Versioned } from '../ports.ts';
 import { budgetPort, errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
 import { dispatchClaimed } from './fire-restart.ts';
 import { crashLoopBackOffMessage } from './backoff-events.ts';
@@ -21,15 +21,24 @@ import { crashLoopBackOffMessage } from './backoff-events.ts';
  * it a `RestartScheduled`. The slot is taken once per exit and kept across the
  * write's retries, so a lost write costs at most that one slot. A restart due
  * later takes its slot when its timer fires (`fireRestart`).
+ *
+ * A batch reads its containers at once beforehand and hands each exit its
+ * read (`prefetched`) in place of the first attempt's.
  */
-export async function handleExit(deps: ServiceDeps, exit: Parameters<typeof planExit>[1]): Promise<Decision> {
+export async function handleExit(
+  deps: ServiceDeps,
+  exit: Parameters<typeof planExit>[1],
+  options: { readonly prefetched?: PrefetchedRead } = {},
+): Promise<Decision> {
   const key = containerKey(exit);
   const policy = policyFor(exit, deps.config);
   const defaultRestartPolicy = deps.config.namespaces[exit.namespace]?.restartPolicy;
   const budget = budgetPort(deps, exit.namespace);
   let slotAt: number | undefined;
   for (let attempt = 1; attempt <= deps.config.maxWriteAttempts; attempt++) {
-    const current = await deps.store.get(key);
+    // A read made for the whole batch stands in for the first attempt's; a
+    // write it lets through conflicts as any stale read would, and the retry reads afresh.
+    const current = attempt === 1 && options.prefetched ? options.prefetched.current : await deps.store.get(key);
     const now = deps.clock.now();
     const planned = planExit(current?.value, exit, {
       policy,
@@ -58,6 +67,11 @@ export async function handleExit(deps: ServiceDeps, exit: Parameters<typeof plan
     return plan.decision;
   }
   throw new WriteContentionError(key, deps.config.maxWriteAttempts);
+}
+
+/** A consistent read of the exit's container made before the handling began (`BackoffStore.getMany`). */
+export interface PrefetchedRead {
+  readonly current: Versioned<ContainerState> | undefined;
 }
 
 /** The planned state with its restart claimed by this handling, at `now`. */

@@ -93,7 +93,7 @@ function counters(eventLog: LocalEventLog) {
  * instance: the benchmark's instrumentation, not a change of behaviour.
  */
 function countStoreCalls(store: object): void {
-  for (const method of ['get', 'put', 'delete', 'collect', 'listWaiting', 'listExpired', 'list'] as const) {
+  for (const method of ['get', 'getMany', 'put', 'delete', 'collect', 'listWaiting', 'listExpired', 'list'] as const) {
     const target = store as Record<string, unknown>;
     const original = target[method];
     if (typeof original !== 'function') continue;

@@ -83,6 +83,36 @@ describe('DynamoBackoffStore', () => {
     });
   });
 
+  describe('getMany', () => {
+    it('reads several keys in one consistent BatchGetItem, with their versions, leaving out the missing and the expired', async () => {
+      await store.put(state('web-0'), undefined);
+      clock.set(T0 + 1);
+      await store.put(state('web-1', { updatedAt: T0 + 1 }), undefined);
+      await store.put(state('web-1', { restartCount: 2, updatedAt: T0 + 1 }), T0 + 1);
+      clock.set(T0 + 2);
+      // Last active a minute before T0: expired from T0 + 600 s (web-0 lasts until T0 + 660 s).
+      await store.put(state('old-0', { updatedAt: T0 - 60_000, backoff: { backoffMs: 10_000, lastUpdate: T0 - 60_000 }, restart: { restartCount: 1, restartAt: T0 - 60_000, status: 'dispatched', dispatchedAt: T0 - 60_000 } }), undefined);
+      clock.set(T0 + 600_000);
+      const commands = countCommands(local.client);
+      const found = await store.getMany(['web-0_default__app_', 'web-1_default__app_', 'none-0_default__app_', 'old-0_default__app_']);
+      expect(commands.calls).toEqual(['BatchGetItem']);
+      expect([...found.keys()].sort()).toEqual(['web-0_default__app_', 'web-1_default__app_']);
+      expect(found.get('web-0_default__app_')).toEqual({ value: state('web-0'), version: T0 });
+      expect(found.get('web-1_default__app_')).toMatchObject({ value: { restartCount: 2 }, version: T0 + 2 });
+    });
+
+    it('reads a write made just before it, and takes more than 100 keys in requests of 100', async () => {
+      const pods = Array.from({ length: 150 }, (_, n) => `web-${n}`);
+      await Promise.all(pods.map((pod) => store.put(state(pod), undefined)));
+      await store.put(state('web-149', { restartCount: 7 }), T0);
+      const commands = countCommands(local.client);
+      const found = await store.getMany(pods.map((pod) => `${pod}_default__app_`));
+      expect(commands.calls).toEqual(['BatchGetItem', 'BatchGetItem']);
+      expect(found.size).toBe(150);
+      expect(found.get('web-149_default__app_')).toMatchObject({ value: { restartCount: 7 }, version: T0 + 1 });
+    });
+  });
+
   describe('delete and collect', () => {
     it('deletes on the version read only', async () => {
       await store.put(state('web-0'), undefined);

@@ -3,11 +3,11 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveBackoffPolicy, type ContainerState } from '../../lib/core/index.ts';
-import type { BackoffStore, IndexPage } from '../../lib/ports.ts';
+import type { IndexPage } from '../../lib/ports.ts';
 import { fireRestart } from '../../lib/services/fire-restart.ts';
 import { handleExit } from '../../lib/services/handle-exit.ts';
 import { SHARD_READ_ATTEMPTS, sync } from '../../lib/services/sync.ts';
-import { createHarness, exitOf, T0, type Harness } from '../support/pipeline.ts';
+import { createHarness, exitOf, storeWith, T0, type Harness } from '../support/pipeline.ts';
 
 const slowPolicy = resolveBackoffPolicy({ initial: '5m', max: '5m' });
 const hourly = resolveBackoffPolicy({ initial: '1h', max: '1h' });
@@ -36,25 +36,6 @@ async function putAll(h: Harness, states: readonly ContainerState[]): Promise<vo
   for (let start = 0; start < states.length; start += 50) {
     await Promise.all(states.slice(start, start + 50).map((state) => h.store.put(state, undefined)));
   }
-}
-
-/** The store, with its index reads wrapped. */
-function wrapStore(store: BackoffStore, overrides: Partial<BackoffStore>): BackoffStore {
-  return {
-    get shards() {
-      return store.shards;
-    },
-    get: (key) => store.get(key),
-    put: (state, version) => store.put(state, version),
-    delete: (key, version) => store.delete(key, version),
-    listWaiting: (shard, options) => store.listWaiting(shard, options),
-    listBackOffRepeats: (shard, now, cursor) => store.listBackOffRepeats(shard, now, cursor),
-    listExpired: (shard, now, options) => store.listExpired(shard, now, options),
-    collect: (key, now) => store.collect(key, now),
-    countInState: (state, shard, cursor) => store.countInState(state, shard, cursor),
-    list: (filter) => store.list(filter),
-    ...overrides,
-  };
 }
 
 describe('sync', () => {
@@ -203,7 +184,7 @@ describe('sync at scale: what it reads follows what is overdue, not what waits',
       let mostHeld = 0;
       const handedBefore = new Map<number, string[]>();
       const unhandledAtNextPage: string[] = [];
-      const store = wrapStore(h.store, {
+      const store = storeWith(h.store, {
         listWaiting: async (shard, options) => {
           unhandledAtNextPage.push(...(handedBefore.get(shard) ?? []).filter((key) => held.has(key)));
           const page: IndexPage<string> = await h.store.listWaiting(shard, options);
@@ -236,7 +217,7 @@ describe('sync at scale: what it reads follows what is overdue, not what waits',
       await putAll(h, overdue);
       const broken = h.store.shardOf(overdue[0]!.key);
       let attempts = 0;
-      const store = wrapStore(h.store, {
+      const store = storeWith(h.store, {
         listWaiting: async (shard, options) => {
           if (shard !== broken) return h.store.listWaiting(shard, options);
           attempts++;
@@ -266,7 +247,7 @@ describe('sync at scale: what it reads follows what is overdue, not what waits',
     try {
       await putAll(h, Array.from({ length: 6 }, (_, index) => pending(h, `overdue-${index}`, T0 - index)));
       let failed = 0;
-      const store = wrapStore(h.store, {
+      const store = storeWith(h.store, {
         listWaiting: async (shard, options) => {
           if (shard === 0 && failed++ === 0) throw new Error('connection reset');
           return h.store.listWaiting(shard, options);

@@ -30,7 +30,7 @@ import type { ServiceDeps } from '../../lib/services/deps.ts';
 import type { Harness } from './pipeline.ts';
 
 /** Port calls and the SDK commands behind them. */
-export const PORT_POINTS = ['store.get', 'store.put', 'store.listWaiting', 'timer.arm', 'timer.defer', 'sink.publish'] as const;
+export const PORT_POINTS = ['store.get', 'store.getMany', 'store.put', 'store.listWaiting', 'timer.arm', 'timer.defer', 'sink.publish'] as const;
 export const SDK_POINTS = ['GetItem', 'PutItem', 'Query', 'CreateSchedule', 'SendMessage', 'PutEvents'] as const;
 export type FaultPoint = (typeof PORT_POINTS)[number] | (typeof SDK_POINTS)[number];
 export type Phase = 'before' | 'after';
@@ -235,6 +235,7 @@ export function faultyStore(store: BackoffStore, faults: FaultInjector): Backoff
       return store.shards;
     },
     get: (key) => faults.around('store.get', [key], () => store.get(key)),
+    getMany: (keys) => faults.around('store.getMany', [keys], () => store.getMany(keys)),
     put: (state, expectedVersion) => faults.around('store.put', [state, expectedVersion], () => store.put(state, expectedVersion)),
     delete: (key, expectedVersion) => store.delete(key, expectedVersion),
     listWaiting: (shard, options) => faults.around('store.listWaiting', [shard, options], () => store.listWaiting(shard, options)),

@@ -18,7 +18,7 @@ import { DEFAULT_SERVICE_CONFIG, type ServiceConfig } from '../../lib/config.ts'
 import type { EventRecord, ExitEvent } from '../../lib/core/index.ts';
 import type { ServiceDeps } from '../../lib/services/deps.ts';
 import { startDynalite, type LocalDynamo } from '../../lib/local/dynalite.ts';
-import type { BusMessage, MetricName, RestartRequest } from '../../lib/ports.ts';
+import type { BackoffStore, BusMessage, MetricName, RestartRequest } from '../../lib/ports.ts';
 
 export const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -218,6 +218,26 @@ export async function createHarness(options: { config?: Partial<ServiceConfig>; 
 /** An exit event for container `app` of pod `web-0`, finishing at `finishedAt`. */
 export function exitOf(finishedAt: number, overrides: Partial<ExitEvent> = {}): ExitEvent {
   return { namespace: 'default', pod: 'web-0', podUid: 'uid-1', container: 'app', exitCode: 1, finishedAt, ...overrides };
+}
+
+/** The store with some of its methods replaced (to wrap or fail them), the others its own. */
+export function storeWith(store: BackoffStore, overrides: Partial<BackoffStore>): BackoffStore {
+  return {
+    get shards() {
+      return store.shards;
+    },
+    get: (key) => store.get(key),
+    getMany: (keys) => store.getMany(keys),
+    put: (state, version) => store.put(state, version),
+    delete: (key, version) => store.delete(key, version),
+    listWaiting: (shard, options) => store.listWaiting(shard, options),
+    listBackOffRepeats: (shard, now, cursor) => store.listBackOffRepeats(shard, now, cursor),
+    listExpired: (shard, now, options) => store.listExpired(shard, now, options),
+    collect: (key, now) => store.collect(key, now),
+    countInState: (state, shard, cursor) => store.countInState(state, shard, cursor),
+    list: (filter) => store.list(filter),
+    ...overrides,
+  };
 }
 
 /** A `Container Restart Requested` detail for restart 3 of container `app` of pod `web-0` in `namespace`, due at T0. */

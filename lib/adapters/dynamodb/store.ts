@@ -107,6 +107,16 @@ export class DynamoBackoffStore implements BackoffStore {
     return { value: toState(Item), version: Number(Item[VERSION]?.N) };
   }
 
+  async getMany(keys: readonly string[]): Promise<ReadonlyMap<string, Versioned<ContainerState>>> {
+    const items = await this.batchGet(keys, true);
+    const now = this.clock.now();
+    const found = new Map<string, Versioned<ContainerState>>();
+    for (const [key, item] of items) {
+      if (!isExpired(item, now)) found.set(key, { value: toState(item), version: Number(item[VERSION]?.N) });
+    }
+    return found;
+  }
+
   async put(state: ContainerState, expectedVersion: number | undefined): Promise<WriteResult> {
     const now = this.clock.now();
     // A new item's version starts at the current time rather than 1, so an item
@@ -260,7 +270,7 @@ export class DynamoBackoffStore implements BackoffStore {
     }
     // The index is eventually consistent: an item that has since moved to
     // another state, or expired, is left out rather than shown as it was.
-    const items = (await this.getMany(keys)).filter(
+    const items = (await this.listedItems(keys)).filter(
       (state) =>
         (filter.state === undefined || state.state === filter.state) && (filter.namespace === undefined || state.namespace === filter.namespace),
     );
@@ -314,30 +324,40 @@ export class DynamoBackoffStore implements BackoffStore {
 
   /**
    * The items of `listed` (eventually consistent, as a listing may be), in the
-   * order given, each once; missing and expired ones are left out. BatchGetItem takes 100
-   * keys a call and may hand some back unprocessed under load: those are
-   * asked for again after a short pause.
+   * order given, each once; missing and expired ones are left out.
    */
-  private async getMany(listed: readonly string[]): Promise<ContainerState[]> {
+  private async listedItems(listed: readonly string[]): Promise<ContainerState[]> {
     // A container that changed state while the page was read can be listed
     // in two partitions; BatchGetItem refuses a key twice, and a page shows it once.
     const keys = [...new Set(listed)];
+    const found = await this.batchGet(keys, false);
+    const now = this.clock.now();
+    return keys.flatMap((key) => {
+      const item = found.get(key);
+      return item && !isExpired(item, now) ? [toState(item)] : [];
+    });
+  }
+
+  /**
+   * The items of `keys` (distinct), by key. BatchGetItem takes 100 keys a
+   * call and may hand some back unprocessed under load: those are asked for
+   * again after a short pause.
+   */
+  private async batchGet(keys: readonly string[], consistentRead: boolean): Promise<Map<string, Record<string, AttributeValue>>> {
     const found = new Map<string, Record<string, AttributeValue>>();
     for (let start = 0; start < keys.length; start += BATCH_GET_KEYS) {
       let pending: Record<string, AttributeValue>[] = keys.slice(start, start + BATCH_GET_KEYS).map((key) => ({ [PK]: { S: key } }));
       for (let attempt = 1; pending.length > 0; attempt++) {
         if (attempt > BATCH_GET_ATTEMPTS) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed after ${BATCH_GET_ATTEMPTS} attempts`);
         if (attempt > 1) await sleep(25 * 2 ** (attempt - 2));
-        const response = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+        const response = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ...(consistentRead ? { ConsistentRead: true } : {}) } } }),
+        );
         for (const item of response.Responses?.[this.tableName] ?? []) found.set(String(item[PK]?.S), item);
         pending = response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
     }
-    const now = this.clock.now();
-    return keys.flatMap((key) => {
-      const item = found.get(key);
-      return item && !isExpired(item, now) ? [toState(item)] : [];
-    });
+    return found;
   }
 
   /** The shard of a key in every index: stable, so rewriting an item never moves it. */
