@@ -1,3 +1,5 @@
+import { exponentialCeilingMs } from './core/index.ts';
+
 /** Runs `work` on every item with at most `limit` running at once. */
 export async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -32,8 +34,7 @@ export function createLimiter(limit: number): Limiter {
  * `capMs`, so callers that failed together do not retry together.
  */
 export function retryDelayMs(attempt: number, options: { readonly baseMs: number; readonly capMs: number }, random: () => number): number {
-  const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * ceiling);
+  return Math.floor(random() * exponentialCeilingMs(attempt, options.baseMs, options.capMs));
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -319,8 +319,6 @@ export const WORKLOAD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 export const STARTED_BY_PREFIX = 'restart-scheduler/';
 /** ECS limits `startedBy` to 128 letters, digits, `-`, `/` and `_`: the id's 64 and a restart count fit. */
 export const STARTED_BY_MAX_LENGTH = 128;
-/** ECS limits `clientToken` to 64 characters (ASCII 33–126). */
-export const CLIENT_TOKEN_MAX_LENGTH = 64;
 
 /**
  * `restart-scheduler/<workload id>/<restart count>`: the workload names the

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CONTAINER_PHASES } from '../core/model.ts';
+import { WORKLOAD_ID_PATTERN } from '../ports.ts';
 import * as z from '../zod.ts';
 import { exitEventSchema, MAX_KEY_LENGTH } from './exits.ts';
 import { API_LIMITS } from './protocol.ts';
@@ -100,7 +101,7 @@ const WORKLOAD_ID_PARAMETER = {
   in: 'path',
   required: true,
   description: 'The workload id, as `ecs run` printed it (e.g. `worker-0a1b2c3d`).',
-  schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9-]{0,63}$' },
+  schema: { type: 'string', pattern: WORKLOAD_ID_PATTERN.source },
 };
 
 const KEY_PARAMETER = {

@@ -157,7 +157,12 @@ export function parseContainerFilter(query: Query): QueryResult<ContainerFilter>
 export function parseSince(value: string, now: number): MillisecondsResult {
   const since = readSince(value);
   if (!since.ok) return since;
-  return { ok: true, ms: 'at' in since.value ? since.value.at : Math.max(0, now - since.value.ago) };
+  return { ok: true, ms: sinceMs(since.value, now) };
+}
+
+/** The instant a `since` names: as given, or that long before `now` (never before the epoch). */
+function sinceMs(since: Since, now: number): number {
+  return 'at' in since ? since.at : Math.max(0, now - since.ago);
 }
 
 function readSince(value: string): { readonly ok: true; readonly value: Since } | { readonly ok: false; readonly message: string } {
@@ -184,7 +189,7 @@ export function parseEventQuery(query: Query, now: number): QueryResult<EventQue
     value: {
       ...(type ? { type } : {}),
       ...(key !== undefined ? { key } : {}),
-      ...(since !== undefined ? { since: 'at' in since ? since.at : Math.max(0, now - since.ago) } : {}),
+      ...(since !== undefined ? { since: sinceMs(since, now) } : {}),
       limit: limit ?? DEFAULT_EVENT_LIMIT,
     },
   };

@@ -4,7 +4,7 @@
  * headers are checked here once; header values may be secrets, so no message
  * ever echoes one.
  */
-import type { RestartTargetSpec, WebhookSpec } from '../core/index.ts';
+import { TARGET_KINDS, type RestartTargetSpec, type TargetKind, type WebhookSpec } from '../core/index.ts';
 import { isLoopbackHost } from '../local/loopback.ts';
 import * as z from '../zod.ts';
 
@@ -94,7 +94,6 @@ function webhookSchema(rules: WebhookRules) {
   );
 }
 
-const KINDS = ['bus', 'ecs', 'webhook'] as const;
 const KIND_HINT = 'must be "bus", "ecs", "webhook" or { "webhook": { "url": "https://…", "headers": {…} } }';
 
 /**
@@ -107,7 +106,7 @@ export function restartTargetSchema(rules: WebhookRules) {
     z.unknown(),
     z.transform((value, ctx): RestartTargetSpec => {
       if (typeof value === 'string') {
-        if ((KINDS as readonly string[]).includes(value)) return value as (typeof KINDS)[number];
+        if ((TARGET_KINDS as readonly string[]).includes(value)) return value as TargetKind;
         ctx.issues.push({ code: 'custom', message: KIND_HINT, input: value });
         return z.NEVER;
       }

@@ -92,5 +92,10 @@ export interface DeliveryRetryPolicy {
 
 /** The pause after failed attempt `attempt` (1-based). */
 export function deliveryRetryDelay(policy: DeliveryRetryPolicy, attempt: number): number {
-  return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, attempt - 1));
+  return exponentialCeilingMs(attempt, policy.initialDelayMs, policy.maxDelayMs);
+}
+
+/** `baseMs × 2^(attempt − 1)` (attempt from 1), capped at `capMs`: the pause (or its ceiling) before retry `attempt`. */
+export function exponentialCeilingMs(attempt: number, baseMs: number, capMs: number): number {
+  return Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
 }
