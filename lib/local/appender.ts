@@ -5,6 +5,7 @@
  * `appendFileSync` did), so a caller can keep "written before anyone hears of
  * it" without blocking the loop on a synchronous write.
  */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 interface Batch {
@@ -62,4 +63,23 @@ export class FileAppender {
     }
     await handle.appendFile(text, 'utf8');
   }
+}
+
+/** The JSON lines of an append-only file, skipping a line torn by a crash mid-write. */
+export function readJsonLines<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, 'utf8');
+  // Terminate a line torn by a crash mid-write, so the next append starts clean.
+  if (text.length > 0 && !text.endsWith('\n')) appendFileSync(file, '\n');
+  const lines = text.split('\n');
+  const values: T[] = [];
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    try {
+      values.push(JSON.parse(line) as T);
+    } catch {
+      // A line torn by a crash mid-write: everything before it is intact.
+    }
+  }
+  return values;
 }

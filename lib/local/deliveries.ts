@@ -9,11 +9,12 @@
  * `restartId` (the receiver's idempotency key). Attempts are retried with
  * back-off; one that keeps failing ends in `RestartFailed`.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { parseContainerKey, type DeliveryRetryPolicy } from '../core/index.ts';
 import type { RestartNotice, RestartRequest } from '../ports.ts';
 import { deliverRestart, type DeliveryDeps, type DeliveryOutcome } from '../services/deliver-restart.ts';
 import { errorDetails } from '../services/deps.ts';
+import { readJsonLines } from './appender.ts';
 import type { LocalEventLog } from './event-log.ts';
 
 /** One line of `deliveries.jsonl`. */
@@ -48,17 +49,8 @@ export class LocalDeliveries {
   private closed = false;
 
   constructor(private readonly options: LocalDeliveriesOptions) {
-    if (options.file && existsSync(options.file)) {
-      for (const line of readFileSync(options.file, 'utf8').split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          const record = JSON.parse(line) as DeliveryRecord;
-          this.done.set(record.restartId, record);
-        } catch {
-          // A line torn by a crash mid-write: that delivery counts as pending, and goes out again.
-        }
-      }
-    }
+    // A line torn by a crash mid-write is skipped: that delivery counts as pending, and goes out again.
+    if (options.file) for (const record of readJsonLines<DeliveryRecord>(options.file)) this.done.set(record.restartId, record);
   }
 
   /** Delivers what the log holds without an outcome, then every restart the log appends from now on. */

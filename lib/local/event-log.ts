@@ -18,7 +18,7 @@
  * caused are written (`flushed`), as a synchronous append would have ordered
  * them — without stopping every timer and request for each write.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_RECORD_SCHEMA, type EventRecord } from '../core/index.ts';
 import type { EventQuery } from '../api/backend.ts';
@@ -33,7 +33,8 @@ import {
   type SequencedEvent,
 } from '../ports.ts';
 import { errorDetails, type OperationalLog } from '../services/deps.ts';
-import { FileAppender } from './appender.ts';
+import { FileAppender, readJsonLines } from './appender.ts';
+import { consoleLog } from './console-log.ts';
 import { SequencedLog } from './sequenced-log.ts';
 
 export interface LocalEventLogOptions {
@@ -102,9 +103,7 @@ export class LocalEventLog implements EventSink {
     if (events.length === 0) return;
     if (this.eventsFile) {
       this.eventsFile.append(events.map((event) => `${JSON.stringify({ schema: EVENT_RECORD_SCHEMA, ...event })}\n`).join('')).catch((error: unknown) => {
-        const details = { file: 'events.jsonl', ...errorDetails(error) };
-        if (this.options.log) this.options.log.error('writing event records failed', details);
-        else console.error('error: writing event records failed', JSON.stringify(details));
+        (this.options.log ?? consoleLog).error('writing event records failed', { file: 'events.jsonl', ...errorDetails(error) });
       });
     }
     for (const event of events) {
@@ -168,13 +167,14 @@ export class LocalEventLog implements EventSink {
   /** Event records matching `query`, oldest first: the latest `limit` of them. */
   query(query: EventQuery): EventRecord[] {
     const since = query.since;
-    const matching = this.events.all().map((entry) => entry.record).filter(
-      (event) =>
+    // Filtered before anything is copied: the log holds tens of thousands of records.
+    const matching = this.events.all().filter(
+      ({ record: event }) =>
         (query.type === undefined || event.type === query.type) &&
         (query.key === undefined || event.key === query.key) &&
         (since === undefined || Date.parse(event.time) >= since),
     );
-    return matching.slice(-query.limit);
+    return matching.slice(-query.limit).map((entry) => entry.record);
   }
 
   counter(name: MetricName): number {
@@ -212,22 +212,4 @@ export function consoleLine(event: EventRecord): string {
  */
 function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-function readJsonLines<T>(file: string): T[] {
-  if (!existsSync(file)) return [];
-  const text = readFileSync(file, 'utf8');
-  // Terminate a line torn by a crash mid-write, so the next append starts clean.
-  if (text.length > 0 && !text.endsWith('\n')) appendFileSync(file, '\n');
-  const lines = text.split('\n');
-  const values: T[] = [];
-  for (const line of lines) {
-    if (!line.trim()) continue;
-    try {
-      values.push(JSON.parse(line) as T);
-    } catch {
-      // A line torn by a crash mid-write: everything before it is intact.
-    }
-  }
-  return values;
 }

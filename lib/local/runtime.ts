@@ -22,6 +22,7 @@ import { errorDetails, type OperationalLog, type ServiceDeps } from '../services
 import { actionableAt, fireRestart } from '../services/fire-restart.ts';
 import { sync, type SyncReport } from '../services/sync.ts';
 import { restartWorkloadTask, type EcsDeps } from '../services/ecs-workloads.ts';
+import { consoleLog } from './console-log.ts';
 import { LocalDeliveries } from './deliveries.ts';
 import { LOCAL_AWS_CONFIG, startDynalite, type LocalDynamo } from './dynalite.ts';
 import { LocalEventLog } from './event-log.ts';
@@ -231,12 +232,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     // process died are re-armed from the store.
     await rearmWaitingRestarts(serviceDeps);
 
-    let ecs: EcsDeps | undefined;
-    if (options.ecs) {
-      await ensureTable(dynamo.client, LOCAL_WORKLOAD_TABLE_NAME, workloadTableInput(LOCAL_WORKLOAD_TABLE_NAME));
-      ecs = { workloads: new DynamoWorkloadStore({ client: dynamo.client, tableName: LOCAL_WORKLOAD_TABLE_NAME }), tasks: new SdkEcsTasks(options.ecs.client), clock, random: Math.random, log };
-    }
-    const ecsDeps = ecs;
+    if (options.ecs) await ensureTable(dynamo.client, LOCAL_WORKLOAD_TABLE_NAME, workloadTableInput(LOCAL_WORKLOAD_TABLE_NAME));
+    const ecs: EcsDeps | undefined = options.ecs
+      ? { workloads: new DynamoWorkloadStore({ client: dynamo.client, tableName: LOCAL_WORKLOAD_TABLE_NAME }), tasks: new SdkEcsTasks(options.ecs.client), clock, random: Math.random, log }
+      : undefined;
     // The local runtime's rules: a webhook restart goes to the container's own
     // webhook, else its namespace's; an ECS restart runs its workload again.
     const deliveries = new LocalDeliveries({
@@ -248,7 +247,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           webhook: new WebhookRestartTarget({
             resolve: async (request) => webhookOf((await store.get(request.key))?.value.restartTarget) ?? webhookOf(namespaces[request.namespace]?.restartTarget),
           }),
-          ...(ecsDeps ? { ecs: { deliver: (request) => restartWorkloadTask(ecsDeps, request) } } : {}),
+          ...(ecs ? { ecs: { deliver: (request) => restartWorkloadTask(ecs, request) } } : {}),
         },
         sink: eventLog,
         clock,
@@ -323,8 +322,9 @@ async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
     do {
       const page = await deps.store.listWaiting(shard, cursor ? { cursor } : {});
       cursor = page.cursor;
+      const states = await deps.store.getMany(page.items);
       for (const key of page.items) {
-        const restart = (await deps.store.get(key))?.value.restart;
+        const restart = states.get(key)?.value.restart;
         if (!restart || restart.status === 'dispatched') continue;
         await deps.timer.defer({ key, restartCount: restart.restartCount, restartAt: actionableAt(restart, deps.config.dispatchLeaseMs) }, now);
         rearmed++;
@@ -334,7 +334,4 @@ async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
   return rearmed;
 }
 
-const consoleLog: OperationalLog = {
-  warn: (message, details) => console.error(`warning: ${message}`, details ? JSON.stringify(details) : ''),
-  error: (message, details) => console.error(`error: ${message}`, details ? JSON.stringify(details) : ''),
-};
+

@@ -180,7 +180,7 @@ export class DynamoBackoffStore implements BackoffStore {
       ExpressionAttributeValues: { ':shard': { N: String(shard) }, ...(due ? { ':dueBy': { N: String(options.dueBy) } } : {}) },
       Limit: this.pageSize,
     }, options.cursor);
-    return { ...page, items: page.items.map((item) => String(item[PK]?.S)) };
+    return { ...page, items: page.items.map(entryKey) };
   }
 
   async listBackOffRepeats(shard: number, now: number, cursor?: string): Promise<IndexPage<string>> {
@@ -190,7 +190,7 @@ export class DynamoBackoffStore implements BackoffStore {
       ExpressionAttributeValues: { ':shard': { N: String(shard) }, ':now': { N: String(now) } },
       Limit: this.pageSize,
     }, cursor);
-    return { ...page, items: page.items.map((item) => String(item[PK]?.S)) };
+    return { ...page, items: page.items.map(entryKey) };
   }
 
   async listExpired(shard: number, now: number, options: { readonly limit: number; readonly cursor?: string }): Promise<IndexPage<ExpiredEntry>> {
@@ -200,7 +200,7 @@ export class DynamoBackoffStore implements BackoffStore {
       ExpressionAttributeValues: { ':shard': { N: String(shard) }, ':nowSeconds': { N: String(epochSeconds(now)) } },
       Limit: Math.min(options.limit, this.pageSize),
     }, options.cursor);
-    return { ...page, items: page.items.map((item) => ({ key: String(item[PK]?.S), expiresAt: Number(item[TTL]?.N) })) };
+    return { ...page, items: page.items.map((item) => ({ key: entryKey(item), expiresAt: Number(item[TTL]?.N) })) };
   }
 
   async countInState(state: ContainerPhase, shard: number, cursor?: string): Promise<IndexCount> {
@@ -353,7 +353,7 @@ export class DynamoBackoffStore implements BackoffStore {
         const response = await this.client.send(
           new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ...(consistentRead ? { ConsistentRead: true } : {}) } } }),
         );
-        for (const item of response.Responses?.[this.tableName] ?? []) found.set(String(item[PK]?.S), item);
+        for (const item of response.Responses?.[this.tableName] ?? []) found.set(entryKey(item), item);
         pending = response.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
     }
@@ -500,6 +500,7 @@ function listPlan(filter: ContainerFilter, shards: number): ListPlan {
   return { index: EXPIRY, partitions: shardList.map(String) };
 }
 
+/** The table key of an item or index entry. */
 function entryKey(entry: Record<string, AttributeValue>): string {
   return String(entry[PK]?.S);
 }
