@@ -58,7 +58,6 @@ export interface CallsResult {
   readonly callsPerSync: { readonly waiting: number; readonly total: CallCounts; readonly perWaiting: CallCounts };
   /** Everything measured, per precision. */
   readonly operations: Record<Precision, Record<string, OperationMeasure>>;
-  readonly syncWaiting: number;
 }
 
 // The same fixed instant, clock and resource names as the pipeline tests.
@@ -410,6 +409,5 @@ export async function benchCalls(plan: CallsPlan, progress: (line: string) => vo
       perWaiting: Object.fromEntries(Object.entries(syncCalls).map(([call, count]) => [call, round(count / plan.syncWaiting, 3)])) as CallCounts,
     },
     operations,
-    syncWaiting: plan.syncWaiting,
   };
 }

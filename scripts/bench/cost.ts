@@ -4,6 +4,7 @@
  * and log bytes measured per invocation (calls.ts), at us-east-1 list prices.
  * Pure arithmetic; every figure is a line item a reader can check.
  */
+import { DEFAULT_BACKOFF_EVENT_INTERVAL_MS } from '../../lib/core/index.ts';
 
 export interface Price {
   /** Dollars per unit. */
@@ -209,8 +210,8 @@ export interface CrashLoopDay {
   };
 }
 
-/** The interval of BackOff repeats by default (lib/core DEFAULT_BACKOFF_EVENT_INTERVAL_MS), seconds. */
-export const BACKOFF_EVENT_INTERVAL_SECONDS = 300;
+/** The interval of BackOff repeats by default, seconds. */
+export const BACKOFF_EVENT_INTERVAL_SECONDS = DEFAULT_BACKOFF_EVENT_INTERVAL_MS / 1_000;
 
 export function crashLoopDay(containers: number, busEntriesPerWait: number, itemBytes: number): CrashLoopDay {
   const day = 86_400;
@@ -220,7 +221,7 @@ export function crashLoopDay(containers: number, busEntriesPerWait: number, item
   const repeatsPerWait = Math.max(0, Math.ceil(waitSeconds / BACKOFF_EVENT_INTERVAL_SECONDS) - 1);
   const beforeEvents = containers * syncRunsPerDay;
   const afterEvents = waitsPerDay * (busEntriesPerWait + repeatsPerWait);
-  const censusRruPerRun = Math.ceil((containers * ASSUMPTIONS.stateIndexEntryBytes) / 4_096) * 0.5;
+  const censusRruPerRun = scanReadUnits(containers, ASSUMPTIONS.stateIndexEntryBytes);
   const censusUsd = censusRruPerRun * syncRunsPerDay * PRICES.dynamoReadUnit.usd;
   const busUsd = afterEvents * PRICES.eventBridgeEvent.usd;
   const beforeBusUsd = beforeEvents * PRICES.eventBridgeEvent.usd;

@@ -317,7 +317,6 @@ export function benchmarksMarkdown(result: BenchResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Section 10: the restart storm, through the services as a fleet would run them, and against the local runtime. */
 /** The largest packages of the bundles, KiB per handler: the `top` largest in any bundle, the rest summed. */
 export function bundleCompositionTable(bundles: BundlesResult, top = 12): string {
   const bytesIn = (bundle: BundlesResult['handlers'][number], name: string) => bundle.composition.find((entry) => entry.package === name)?.bytes ?? 0;
@@ -330,6 +329,7 @@ export function bundleCompositionTable(bundles: BundlesResult, top = 12): string
   return table(['package (KiB)', ...bundles.handlers.map((bundle) => bundle.handler)], [...rows, ['everything else', ...rest.map(kib)]]);
 }
 
+/** Section 10: the restart storm, through the services as a fleet would run them, and against the local runtime. */
 export function stormSection(storm: StormResult): string[] {
   const { budget, fleet, local } = storm;
   const row = (name: string, run: StormResult['fleet']) => [

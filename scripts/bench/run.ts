@@ -6,7 +6,7 @@
  * a full run, docs/BENCHMARKS.md, docs/COST.md and docs/img/*.svg.
  *   --quick    the whole run in under a minute (the same JSON fields as a full run)
  *   --only S   measure one section only (ingest, calls, restarts, sync, sync-scale, bundles, storm) and write no docs
- *   --json     print the result as JSON on stdout instead of the summary (progress goes to stderr)
+ *   --json     print the result as JSON on stdout (progress and the summary go to stderr)
  *   --out F    write the result as JSON to F
  *   --docs     write the docs even for a quick run; --no-docs: not even for a full run
  *   --from F   measure nothing: print and write the docs from a result saved with --out
@@ -103,7 +103,7 @@ function gitCommit(): string | undefined {
   }
 }
 
-/** Runs one section alone (--only): its result under the key the full result gives it. */
+/** Runs one section alone (--only): its result under the key the full result gives it (sync-scale: its rows under `syncScale`, and the run's settings beside them). */
 async function measureOne(quick: boolean, name: Section): Promise<Record<string, unknown>> {
   const plan = planFor(quick);
   switch (name) {
@@ -128,7 +128,6 @@ async function measureOne(quick: boolean, name: Section): Promise<Record<string,
 
 async function measure(quick: boolean): Promise<BenchResult> {
   const plan = planFor(quick);
-  const progress = log;
   const sections: Record<string, number> = {};
   const section = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const started = performance.now();
@@ -146,14 +145,14 @@ async function measure(quick: boolean): Promise<BenchResult> {
   log(`restart-scheduler benchmarks (${quick ? 'quick' : 'full'} run); load average ${loadBefore.toFixed(2)} on ${cpus().length} cores`);
   if (loadBefore > cpus().length) log('note: the machine is busy (load above the core count); figures will be lower and noisier than on an idle machine');
 
-  const ingest = await section('1, 2, 6: ingest throughput, latency, memory', () => benchIngest(plan.ingest, progress));
-  const calls = await section('3: calls per exit event (and the cost inputs)', () => benchCalls(plan.calls, progress));
-  const restarts = await section('4: restart timing', () => benchRestarts(plan.restarts, progress));
-  const synchronized = plan.synchronized ? await section('4: restart timing, synchronised wave', () => benchRestarts(plan.synchronized!, progress)) : undefined;
-  const sync = await section('5: sync cost against table size', () => benchSync(plan.sync, progress));
-  const syncScale = await section('5b: sync at scale: overdue against waiting', () => benchSyncScale(plan.syncScale, progress));
-  const bundles = await section('7: Lambda bundles', () => benchBundles(plan.bundleRuns, progress));
-  const storm = await section('10: restart storm', () => benchStorm(plan.storm, progress));
+  const ingest = await section('1, 2, 6: ingest throughput, latency, memory', () => benchIngest(plan.ingest, log));
+  const calls = await section('3: calls per exit event (and the cost inputs)', () => benchCalls(plan.calls, log));
+  const restarts = await section('4: restart timing', () => benchRestarts(plan.restarts, log));
+  const synchronized = plan.synchronized ? await section('4: restart timing, synchronised wave', () => benchRestarts(plan.synchronized!, log)) : undefined;
+  const sync = await section('5: sync cost against table size', () => benchSync(plan.sync, log));
+  const syncScale = await section('5b: sync at scale: overdue against waiting', () => benchSyncScale(plan.syncScale, log));
+  const bundles = await section('7: Lambda bundles', () => benchBundles(plan.bundleRuns, log));
+  const storm = await section('10: restart storm', () => benchStorm(plan.storm, log));
   const model = buildCostModel(calls.operations);
   const commit = gitCommit();
 
@@ -236,13 +235,18 @@ function printSummary(result: BenchResult): void {
   );
 }
 
+/** --out: the result as JSON, in a file. */
+function writeOut(value: unknown): void {
+  if (!flags.out) return;
+  const out = resolve(flags.out);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(value, null, 2)}\n`);
+  log(`wrote ${out}`);
+}
+
 if (only) {
   const partial = await measureOne(flags.quick === true, only);
-  if (flags.out) {
-    mkdirSync(dirname(resolve(flags.out)), { recursive: true });
-    writeFileSync(resolve(flags.out), `${JSON.stringify(partial, null, 2)}\n`);
-    log(`wrote ${resolve(flags.out)}`);
-  }
+  writeOut(partial);
   if (flags.json) printJson(partial);
   else console.log(JSON.stringify(partial, null, 2));
   process.exit(process.exitCode ?? 0);
@@ -260,12 +264,7 @@ if (missing.length > 0) {
   console.error(`missing fields in the result: ${missing.join(', ')}`);
   process.exitCode = 1;
 }
-if (flags.out) {
-  const out = resolve(flags.out);
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-  log(`wrote ${out}`);
-}
+writeOut(result);
 if (writeDocs) {
   const docs = join(PROJECT_ROOT, 'docs');
   mkdirSync(join(docs, 'img'), { recursive: true });

@@ -27,7 +27,7 @@ import type { ContainerState, EventRecord } from '../../lib/core/index.ts';
 import { parseRestartCallback, type RestartCallback } from '../../lib/adapters/scheduler/timer.ts';
 import { BUS_DETAIL_TYPES, type BackoffStore, type BusMessage, type EventSink, type RestartTimer } from '../../lib/ports.ts';
 import type { ServiceDeps } from '../../lib/services/deps.ts';
-import type { Harness } from './pipeline.ts';
+import { storeWith, type Harness } from './pipeline.ts';
 
 /** Port calls and the SDK commands behind them. */
 export const PORT_POINTS = ['store.get', 'store.getMany', 'store.put', 'store.listWaiting', 'timer.arm', 'timer.defer', 'sink.publish'] as const;
@@ -230,21 +230,12 @@ function restartInArgs(point: FaultPoint, args: readonly unknown[]): number | un
 // Port wrappers
 
 export function faultyStore(store: BackoffStore, faults: FaultInjector): BackoffStore {
-  return {
-    get shards() {
-      return store.shards;
-    },
+  return storeWith(store, {
     get: (key) => faults.around('store.get', [key], () => store.get(key)),
     getMany: (keys) => faults.around('store.getMany', [keys], () => store.getMany(keys)),
     put: (state, expectedVersion) => faults.around('store.put', [state, expectedVersion], () => store.put(state, expectedVersion)),
-    delete: (key, expectedVersion) => store.delete(key, expectedVersion),
     listWaiting: (shard, options) => faults.around('store.listWaiting', [shard, options], () => store.listWaiting(shard, options)),
-    listBackOffRepeats: (shard, now, cursor) => store.listBackOffRepeats(shard, now, cursor),
-    listExpired: (shard, now, options) => store.listExpired(shard, now, options),
-    collect: (key, now) => store.collect(key, now),
-    countInState: (state, shard, cursor) => store.countInState(state, shard, cursor),
-    list: (filter) => store.list(filter),
-  };
+  });
 }
 
 export function faultyTimer(timer: RestartTimer, faults: FaultInjector): RestartTimer {
