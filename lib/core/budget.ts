@@ -116,7 +116,14 @@ export function applyBudgetSlot<Plan extends ExitPlan & { readonly next: Contain
   if (budgetDelayMs === 0) return { ...plan, next: { ...next, restart: { ...next.restart, budgetDelayMs: 0 } } };
 
   const restartAt = decision.restartAt + budgetDelayMs;
-  const message = `${backOffStatusMessage(next, decision.delayMs)}; ${budgetDelayNote(budgetDelayMs)}`;
+  const delay = budgetDelayed(next, now, {
+    restartCount: decision.restartCount,
+    ...(decision.restartId ? { restartId: decision.restartId } : {}),
+    delayMs: decision.delayMs,
+    backoffMs: decision.backoffMs,
+    restartAt,
+    budgetDelayMs,
+  });
   const delayed: Decision = {
     ...decision,
     decision: 'RestartScheduled',
@@ -124,34 +131,19 @@ export function applyBudgetSlot<Plan extends ExitPlan & { readonly next: Contain
     budgetDelayMs,
     state: 'CrashLoopBackOff',
     reason: 'CrashLoopBackOff',
-    message,
+    message: delay.status.message,
   };
-  const scheduled = eventRecord('RestartScheduled', next, now, {
-    ...(next.lastExit ? { exitCode: next.lastExit.exitCode } : {}),
-    reason: 'CrashLoopBackOff',
-    restartCount: decision.restartCount,
-    ...(decision.restartId ? { restartId: decision.restartId } : {}),
-    delayMs: decision.delayMs,
-    budgetDelayMs,
-    backoffMs: decision.backoffMs,
-    restartAt,
-    decision: 'RestartScheduled',
-    message: `${backOffEventMessage(next, decision.delayMs)}; ${budgetDelayNote(budgetDelayMs)}`,
-  });
   return {
     ...plan,
     decision: delayed,
     next: {
       ...next,
-      ...(next.backoff ? { backoff: { ...next.backoff, lastUpdate: Math.max(next.backoff.lastUpdate, restartAt) } } : {}),
-      state: 'CrashLoopBackOff',
-      reason: 'CrashLoopBackOff',
-      message,
+      ...delay.status,
       lastDecision: delayed,
       restart: { ...next.restart, restartAt, status: 'waiting', budgetDelayMs },
     },
     // The plan's own RestartScheduled (if any) said the back-off instant: this one replaces it.
-    events: [...plan.events.filter((event) => event.type !== 'RestartScheduled'), scheduled],
+    events: [...plan.events.filter((event) => event.type !== 'RestartScheduled'), delay.event],
   };
 }
 
@@ -168,29 +160,62 @@ export function delayWaitingRestart(state: ContainerState, slotAt: number, now: 
   if (budgetDelayMs === 0) return { state: { ...state, restart: { ...restart, budgetDelayMs: 0 } } };
 
   const restartAt = now + budgetDelayMs;
-  const backoffDelayMs = state.lastDecision?.delayMs ?? 0;
-  const message = `${backOffStatusMessage(state, backoffDelayMs)}; ${budgetDelayNote(budgetDelayMs)}`;
-  const event = eventRecord('RestartScheduled', state, now, {
-    ...(state.lastExit ? { exitCode: state.lastExit.exitCode } : {}),
-    reason: 'CrashLoopBackOff',
+  const delay = budgetDelayed(state, now, {
     restartCount: restart.restartCount,
     restartId: restartIdOf(state.key, state.createdAt, restart.restartCount),
-    delayMs: backoffDelayMs,
-    budgetDelayMs,
+    delayMs: state.lastDecision?.delayMs ?? 0,
     ...(state.backoff ? { backoffMs: state.backoff.backoffMs } : {}),
     restartAt,
-    decision: 'RestartScheduled',
-    message: `${backOffEventMessage(state, backoffDelayMs)}; ${budgetDelayNote(budgetDelayMs)}`,
+    budgetDelayMs,
   });
   return {
     state: {
       ...state,
-      ...(state.backoff ? { backoff: { ...state.backoff, lastUpdate: Math.max(state.backoff.lastUpdate, restartAt) } } : {}),
+      ...delay.status,
+      restart: { restartCount: restart.restartCount, restartAt, status: 'waiting', budgetDelayMs },
+      updatedAt: now,
+    },
+    event: delay.event,
+  };
+}
+
+interface BudgetDelay {
+  readonly restartCount: number;
+  readonly restartId?: string;
+  /** The back-off's own delay (what kubelet's message says). */
+  readonly delayMs: number;
+  readonly backoffMs?: number;
+  readonly restartAt: number;
+  readonly budgetDelayMs: number;
+}
+
+/**
+ * What a restart moved by the budget says, for both of the points where it
+ * takes its slot: the container's status (CrashLoopBackOff, the message with
+ * the budget's note, `lastUpdate` moved with the restart) and its
+ * `RestartScheduled` record.
+ */
+function budgetDelayed(state: ContainerState, now: number, delay: BudgetDelay): { status: Pick<ContainerState, 'state' | 'reason' | 'backoff'> & { readonly message: string }; event: EventRecord } {
+  const note = budgetDelayNote(delay.budgetDelayMs);
+  const message = `${backOffStatusMessage(state, delay.delayMs)}; ${note}`;
+  const event = eventRecord('RestartScheduled', state, now, {
+    ...(state.lastExit ? { exitCode: state.lastExit.exitCode } : {}),
+    reason: 'CrashLoopBackOff',
+    restartCount: delay.restartCount,
+    ...(delay.restartId ? { restartId: delay.restartId } : {}),
+    delayMs: delay.delayMs,
+    budgetDelayMs: delay.budgetDelayMs,
+    ...(delay.backoffMs !== undefined ? { backoffMs: delay.backoffMs } : {}),
+    restartAt: delay.restartAt,
+    decision: 'RestartScheduled',
+    message: `${backOffEventMessage(state, delay.delayMs)}; ${note}`,
+  });
+  return {
+    status: {
+      ...(state.backoff ? { backoff: { ...state.backoff, lastUpdate: Math.max(state.backoff.lastUpdate, delay.restartAt) } } : {}),
       state: 'CrashLoopBackOff',
       reason: 'CrashLoopBackOff',
       message,
-      restart: { restartCount: restart.restartCount, restartAt, status: 'waiting', budgetDelayMs },
-      updatedAt: now,
     },
     event,
   };
