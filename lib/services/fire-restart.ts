@@ -1,5 +1,5 @@
 import { delayWaitingRestart, eventRecord, formatPod, restartIdOf, targetKind, type ContainerState, type PendingRestart } from '../core/index.ts';
-import { BUS_DETAIL_TYPES, type RestartRequest } from '../ports.ts';
+import { BUS_DETAIL_TYPES, type RestartRequest, type Versioned } from '../ports.ts';
 import { budgetPort, errorDetails, pauseAfterConflict, waitUntil, WriteContentionError, type ServiceDeps } from './deps.ts';
 
 export type FireOutcome =
@@ -24,6 +24,12 @@ export type FireOutcome =
 export interface FireOptions {
   /** Set by the sync: the restart is overdue and its timer presumed lost. */
   readonly recovered?: boolean;
+  /**
+   * A consistent read of the container the caller has just made (the sync
+   * reads each overdue item to judge it), used in place of the first
+   * attempt's read; a conflicting write reads again.
+   */
+  readonly prefetched?: Versioned<ContainerState>;
 }
 
 /**
@@ -58,7 +64,7 @@ export async function fireRestart(
 ): Promise<FireOutcome> {
   let slotAt: number | undefined;
   for (let attempt = 1; attempt <= deps.config.maxWriteAttempts; attempt++) {
-    const current = await deps.store.get(ref.key);
+    const current = attempt === 1 && options.prefetched ? options.prefetched : await deps.store.get(ref.key);
     // Read after the store answers: "never early" is judged when we decide.
     let now = deps.clock.now();
     const restart = current?.value.restart;

@@ -74,8 +74,8 @@ export interface SyncReport {
  *
  * Why one invocation suffices: a run reads what is overdue, due or expired,
  * one index key per restart to recover; 1,000 overdue restarts (a regional
- * outage's worth) take 1,000 keys-only entries and 5 calls each (two reads, a
- * claim, the publish, the mark), 16 at a time — a few seconds of the sync's
+ * outage's worth) take 1,000 keys-only entries and 4 calls each (a read,
+ * which `fireRestart` decides on too, a claim, the publish, the mark), 16 at a time — a few seconds of the sync's
  * 60-second timeout. A larger backlog
  * is cut short by `shouldStop` and the next run, a minute later, goes on where
  * the indexes say: nothing is lost, only later.
@@ -123,7 +123,7 @@ export async function sync(deps: ServiceDeps, options: SyncOptions = {}): Promis
                   if (!current || !isOverdue(current.value, now, horizon, config.dispatchLeaseMs)) return;
                   counts.overdue++;
                   const ref = { key, restartCount: current.value.restart!.restartCount };
-                  if ((await fireRestart(deps, ref, { recovered: true })) === 'Recovered') counts.recovered++;
+                  if ((await fireRestart(deps, ref, { recovered: true, prefetched: current })) === 'Recovered') counts.recovered++;
                 } catch (error) {
                   failed('recovering an overdue restart', key, error);
                 }
