@@ -193,7 +193,10 @@ export const METRICS_NAMESPACE = 'RestartScheduler';
 export const SERVICE_NAME = 'restart-scheduler';
 
 /** A dispatched restart as the local runtime's restart stream delivers it (SSE `id:` = `seq`). */
-export interface RestartNotice extends Pick<RestartRequest, 'restartId' | 'key' | 'restartCount' | 'restartAt' | 'firedAt' | 'recovered' | 'target'> {
+/** What a restart log keeps of a restart request. */
+export type KeptRestart = Pick<RestartRequest, 'restartId' | 'key' | 'restartCount' | 'restartAt' | 'firedAt' | 'recovered' | 'target'>;
+
+export interface RestartNotice extends KeptRestart {
   /** The restart's position in the durable restart log, from 1. */
   readonly seq: number;
 }
@@ -225,6 +228,35 @@ export interface EventSink {
   publish(messages: readonly BusMessage[]): Promise<void>;
   /** Adds a data point to a metric (counts, or ms for `RestartLateness`). */
   metric(name: MetricName, value: number): void;
+}
+
+// ---------------------------------------------------------------------------
+// RestartOutbox
+
+/**
+ * A restart log that can bind a restart's publish to the store write that
+ * records it as dispatched (a transactional outbox): the restart reaches
+ * subscribers if and only if the write landed, across a crash between the
+ * two as well. With one, a restart due at once is stored already dispatched
+ * in the exit's one write, with no claim to mark afterwards.
+ *
+ * The local runtime's restart log is one: it keeps the restart durably ahead
+ * of the write, heard by nobody, and publishes or drops it once the write's
+ * outcome is known. An EventBridge bus is not (a publish cannot be taken
+ * back), so on AWS the restart is claimed, published, then marked.
+ */
+export interface RestartOutbox {
+  /**
+   * Keeps `request` ahead of `write`, then publishes it if the write landed
+   * and drops it if it did not. Rejects, without calling `write`, if the
+   * restart could not be kept; a `write` that throws leaves the restart
+   * unsettled (whether it landed is unknown) and its error propagates.
+   */
+  publishWith(request: RestartRequest, write: () => Promise<WriteResult>): Promise<WriteResult>;
+  /** Restarts kept ahead of a write whose outcome is unknown: a previous process died between the two, or the write failed. */
+  unsettled(): readonly KeptRestart[];
+  /** Publishes (`landed`) or drops one restart of `unsettled()`. */
+  settle(restartId: string, landed: boolean): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------

@@ -10,6 +10,12 @@
  *   resume after a reconnect with `Last-Event-ID`. A restart is appended at
  *   most once (its `restartId` is remembered), so a re-publish after a crash
  *   between publish and acknowledgement never reaches a client twice;
+ * - it is also the runtime's restart outbox (`RestartOutbox`): a restart due
+ *   at once is kept in the file ahead of the write that stores it dispatched
+ *   (a `pending` line, heard by nobody), then published (its numbered line)
+ *   if that write landed or dropped (a `dropped` line) if it did not; one
+ *   whose outcome the process never learnt is settled against the store when
+ *   the runtime starts and by each sync;
  * - metrics → in-memory counters.
  *
  * Both files are appended off the event loop, in batches (`FileAppender`): a
@@ -28,8 +34,11 @@ import {
   type BusMessage,
   type EventSink,
   type MetricName,
+  type KeptRestart,
   type RestartNotice,
+  type RestartOutbox,
   type RestartRequest,
+  type WriteResult,
   type SequencedEvent,
 } from '../ports.ts';
 import { errorDetails, type OperationalLog } from '../services/deps.ts';
@@ -54,7 +63,10 @@ export interface LocalEventLogOptions {
 
 const WRITTEN: Promise<void> = Promise.resolve();
 
-export class LocalEventLog implements EventSink {
+/** A line of restarts.jsonl: a published restart (a notice), one kept ahead of its write, or one dropped because its write did not land. */
+type RestartLine = RestartNotice | { readonly pending: KeptRestart } | { readonly dropped: string };
+
+export class LocalEventLog implements EventSink, RestartOutbox {
   /**
    * Event records, kept up to `memoryLimit` (older ones stay in the file,
    * with their dispatch ids). A re-dispatch after a crash comes within a
@@ -66,6 +78,8 @@ export class LocalEventLog implements EventSink {
   private readonly restartIds = new Set<string>();
   /** The restart ids of every Restarted / RestartRecovered record kept. */
   private readonly recordedDispatches = new Set<string>();
+  /** Restarts kept ahead of a write whose outcome is unknown, by restart id, with how many such writes each has. */
+  private readonly unsettledRestarts = new Map<string, { readonly restart: KeptRestart; writes: number }>();
   private readonly counters = new Map<MetricName, number>();
   private readonly eventsFile: FileAppender | undefined;
   private readonly restartsFile: FileAppender | undefined;
@@ -86,10 +100,7 @@ export class LocalEventLog implements EventSink {
         const { schema: _schema, ...record } = event;
         this.events.restore(this.remember(record));
       }
-      for (const restart of readJsonLines<RestartNotice>(restartsFile)) {
-        this.restartIds.add(restart.restartId);
-        this.restarts.restore(restart);
-      }
+      for (const line of readJsonLines<RestartLine>(restartsFile)) this.restoreRestart(line);
       this.eventsFile = new FileAppender(eventsFile);
       this.restartsFile = new FileAppender(restartsFile);
     }
@@ -114,23 +125,60 @@ export class LocalEventLog implements EventSink {
   }
 
   async publish(messages: readonly BusMessage[]): Promise<void> {
+    const restarts = messages.filter((message) => message.detailType === BUS_DETAIL_TYPES.restartRequested).map((message) => keptRestart(message.detail as unknown as RestartRequest));
+    await this.publishRestarts(restarts);
+  }
+
+  async publishWith(request: RestartRequest, write: () => Promise<WriteResult>): Promise<WriteResult> {
+    const restart = keptRestart(request);
+    // Published already (a repeat after a crash): the write alone.
+    if (this.restartIds.has(restart.restartId)) return write();
+    await this.restartsFile?.append(`${JSON.stringify({ pending: restart })}\n`);
+    let written: WriteResult;
+    try {
+      written = await write();
+    } catch (error) {
+      this.keepUnsettled(restart);
+      throw error;
+    }
+    if (written.written) {
+      try {
+        await this.publishRestarts([restart]);
+      } catch (error) {
+        // The decision stands; the restart is settled later, as after a crash.
+        this.keepUnsettled(restart);
+        (this.options.log ?? consoleLog).error('writing a restart failed; it is published once the restart log is writable', { key: restart.key, ...errorDetails(error) });
+      }
+    } else {
+      await this.dropRestart(restart.restartId);
+    }
+    return written;
+  }
+
+  unsettled(): readonly KeptRestart[] {
+    return [...this.unsettledRestarts.values()].map(({ restart }) => restart);
+  }
+
+  async settle(restartId: string, landed: boolean): Promise<void> {
+    const entry = this.unsettledRestarts.get(restartId);
+    if (!entry) return;
+    if (landed) {
+      await this.publishRestarts([entry.restart]);
+      this.unsettledRestarts.delete(restartId);
+      return;
+    }
+    for (; entry.writes > 0; entry.writes--) await this.dropRestart(restartId);
+    this.unsettledRestarts.delete(restartId);
+  }
+
+  /** Numbers, writes and then streams the restarts not published before. */
+  private async publishRestarts(restarts: readonly KeptRestart[]): Promise<void> {
     const fresh: RestartNotice[] = [];
-    for (const message of messages) {
-      if (message.detailType !== BUS_DETAIL_TYPES.restartRequested) continue;
-      const request = message.detail as unknown as RestartRequest;
-      if (this.restartIds.has(request.restartId)) continue;
+    for (const restart of restarts) {
+      if (this.restartIds.has(restart.restartId)) continue;
       // Taken now, so that a second publish of it while this one is being written is dropped.
-      this.restartIds.add(request.restartId);
-      fresh.push({
-        seq: this.nextRestartSeq++,
-        restartId: request.restartId,
-        key: request.key,
-        restartCount: request.restartCount,
-        restartAt: request.restartAt,
-        firedAt: request.firedAt,
-        recovered: request.recovered,
-        target: request.target,
-      });
+      this.restartIds.add(restart.restartId);
+      fresh.push({ seq: this.nextRestartSeq++, ...restart });
     }
     if (fresh.length === 0) return;
     // Durable before anyone hears of it: a client that missed the live event
@@ -147,6 +195,30 @@ export class LocalEventLog implements EventSink {
     }
     // Batches settle in order, so sequence numbers reach the log in order.
     for (const restart of fresh) this.restarts.append(restart);
+  }
+
+  private async dropRestart(restartId: string): Promise<void> {
+    await this.restartsFile?.append(`${JSON.stringify({ dropped: restartId })}\n`);
+  }
+
+  private keepUnsettled(restart: KeptRestart): void {
+    const entry = this.unsettledRestarts.get(restart.restartId);
+    if (entry) entry.writes++;
+    else this.unsettledRestarts.set(restart.restartId, { restart, writes: 1 });
+  }
+
+  /** One line of restarts.jsonl read back: what was published, and what was kept ahead of a write and never settled. */
+  private restoreRestart(line: RestartLine): void {
+    if ('pending' in line) {
+      if (!this.restartIds.has(line.pending.restartId)) this.keepUnsettled(line.pending);
+    } else if ('dropped' in line) {
+      const entry = this.unsettledRestarts.get(line.dropped);
+      if (entry && --entry.writes === 0) this.unsettledRestarts.delete(line.dropped);
+    } else {
+      this.restartIds.add(line.restartId);
+      this.unsettledRestarts.delete(line.restartId);
+      this.restarts.restore(line);
+    }
   }
 
   /** Resolves once every record and restart handed over so far is written to its file. */
@@ -190,6 +262,11 @@ export class LocalEventLog implements EventSink {
   private count(name: MetricName, value: number): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + value);
   }
+}
+
+function keptRestart(request: RestartRequest): KeptRestart {
+  const { restartId, key, restartCount, restartAt, firedAt, recovered, target } = request;
+  return { restartId, key, restartCount, restartAt, firedAt, recovered, target };
 }
 
 function isDispatch(event: EventRecord): boolean {

@@ -19,7 +19,7 @@ import { ConfigError, DEFAULT_SERVICE_CONFIG, MINUTE_PRECISION_MAX_LATENESS_MS, 
 import { targetKind, webhookOf, type BackoffPolicy, type Clock, type DeliveryRetryPolicy } from '../core/index.ts';
 import { createServiceBackend } from '../services/backend.ts';
 import { errorDetails, type OperationalLog, type ServiceDeps } from '../services/deps.ts';
-import { actionableAt, fireRestart } from '../services/fire-restart.ts';
+import { actionableAt, fireRestart, settleRestartOutbox } from '../services/fire-restart.ts';
 import { sync, type SyncReport } from '../services/sync.ts';
 import { restartWorkloadTask, type EcsDeps } from '../services/ecs-workloads.ts';
 import { consoleLog } from './console-log.ts';
@@ -210,6 +210,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
         precision,
       }),
       sink: eventLog,
+      // The restart log binds a restart due at once to the write that stores it dispatched.
+      restartOutbox: eventLog,
       // The same budget items as on AWS, in the local table: one budget per namespace for every caller.
       budget: new DynamoRestartBudget({ client: dynamo.client, tableName: LOCAL_TABLE_NAME }),
       clock,
@@ -228,6 +230,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     };
     const serviceDeps = deps;
 
+    // Restarts the previous process kept ahead of a write it did not see
+    // through are published or dropped by what the store holds.
+    const settled = await settleRestartOutbox(serviceDeps);
+    if (settled.published + settled.dropped > 0) log.warn('settled the restarts the previous process left unconfirmed', settled);
     // The fine stage lives in this process: restarts it held when the previous
     // process died are re-armed from the store.
     await rearmWaitingRestarts(serviceDeps);
@@ -273,7 +279,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     let running: Promise<SyncReport> | undefined;
     const syncNow = async (): Promise<SyncReport> => {
       // One sync at a time: a slow run is not overlapped by the next tick.
-      running ??= sync(serviceDeps).finally(() => {
+      // A restart whose write failed in this process is settled first, as after a crash.
+      running ??= settleRestartOutbox(serviceDeps).then(() => sync(serviceDeps)).finally(() => {
         running = undefined;
       });
       return running;

@@ -1,6 +1,6 @@
 import type { Clock, Random, RestartBudgetSetting } from '../core/index.ts';
 import { budgetFor, type ServiceConfig } from '../config.ts';
-import type { BackoffStore, EventSink, RestartBudget, RestartTimer } from '../ports.ts';
+import type { BackoffStore, EventSink, RestartBudget, RestartOutbox, RestartTimer } from '../ports.ts';
 import { retryDelayMs, sleep as wait } from '../concurrency.ts';
 
 /** Operational diagnostics (not event records): failures an operator should see. */
@@ -16,6 +16,12 @@ export interface ServiceDeps {
   readonly sink: EventSink;
   /** Where namespaces with a `restartBudget` take their slots; unused (no call) for the others. */
   readonly budget?: RestartBudget;
+  /**
+   * Where the restart log binds a publish to its write (the local runtime):
+   * a restart due at once is then written already dispatched, in one write.
+   * @default none: claimed, published, then marked
+   */
+  readonly restartOutbox?: RestartOutbox;
   readonly clock: Clock;
   /** Jitter for back-off (when the policy asks for it) and for retry pauses. */
   readonly random: Random;

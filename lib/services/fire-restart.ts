@@ -1,5 +1,5 @@
-import { delayWaitingRestart, eventRecord, formatPod, restartIdOf, targetKind, type ContainerState, type PendingRestart } from '../core/index.ts';
-import { BUS_DETAIL_TYPES, type RestartRequest, type Versioned } from '../ports.ts';
+import { delayWaitingRestart, eventRecord, formatPod, restartIdOf, targetKind, type ContainerState, type EventRecord, type PendingRestart } from '../core/index.ts';
+import { BUS_DETAIL_TYPES, type KeptRestart, type RestartOutbox, type RestartRequest, type Versioned } from '../ports.ts';
 import { budgetPort, errorDetails, pauseAfterConflict, waitUntil, WriteContentionError, type ServiceDeps } from './deps.ts';
 
 export type FireOutcome =
@@ -49,6 +49,10 @@ export interface FireOptions {
  * takeover never waits for the sync. Each such callback becomes one deferral,
  * never more, so duplicates cannot multiply. If publishing fails the claim is
  * released and the error surfaces, so the callback is retried.
+ *
+ * Where the restart log is an outbox (the local runtime) there is no claim:
+ * the restart is written dispatched in one conditional write bound to its
+ * publish (`writeDispatched`), and of racing callbacks only one write lands.
  *
  * In a namespace with a restart budget, a due restart that holds no slot yet
  * takes one before it is claimed (restarts become due in time order, which is
@@ -102,13 +106,18 @@ export async function fireRestart(
       due = slotted.state;
     }
 
+    const recovered = options.recovered === true;
+    if (deps.restartOutbox) {
+      if (await writeDispatched(deps, deps.restartOutbox, due, current.version, now, { recovered })) return recovered ? 'Recovered' : 'Dispatched';
+      await pauseAfterConflict(deps, attempt);
+      continue;
+    }
     const claimed: ContainerState = { ...due, restart: { ...due.restart!, status: 'dispatching', claimedAt: now }, updatedAt: now };
     const claim = await deps.store.put(claimed, current.version);
     if (!claim.written) {
       await pauseAfterConflict(deps, attempt);
       continue;
     }
-    const recovered = options.recovered === true;
     await dispatchClaimed(deps, { state: claimed, version: claim.version, release: due }, { recovered });
     return recovered ? 'Recovered' : 'Dispatched';
   }
@@ -160,20 +169,90 @@ export async function dispatchClaimed(deps: ServiceDeps, claim: ClaimedRestart, 
 
   // Recorded once the bus has it, before the mark: a crash between the two
   // must not lose the record of a restart that did go out.
-  const message = `Restarted container=${claimed.container} pod=${formatPod(claimed)} (restart ${restart.restartCount})`;
-  deps.sink.record([
-    eventRecord(recovered ? 'RestartRecovered' : 'Restarted', claimed, now, {
-      restartCount: restart.restartCount,
-      restartId: request.restartId,
-      restartAt: restart.restartAt,
-      latenessMs: now - restart.restartAt,
-      ...(request.target !== 'bus' ? { target: request.target } : {}),
-      ...(claimed.backoff ? { backoffMs: claimed.backoff.backoffMs } : {}),
-      message: recovered ? `${message}, recovered by the sync` : message,
-    }),
-  ]);
+  const dispatched: PendingRestart = { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) };
+  deps.sink.record([restartedRecord(claimed, dispatched, request)]);
+  await markDispatched(deps, claimed, claim.version, dispatched);
+}
 
-  await markDispatched(deps, claimed, claim.version, { ...restart, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) }, message);
+/**
+ * Dispatches a due restart in one step through the restart outbox: the
+ * container is written with the restart already dispatched, conditional on
+ * the version read, and the outbox publishes the restart if and only if that
+ * write lands. Exactly once without a claim: of racing callers only one write
+ * lands, and a loser's restart is dropped (its retry reads it dispatched).
+ * One write, where the claim path takes two. `due` holds the restart, due by
+ * `now`; `events` (an exit's decision records) are recorded before the
+ * restart's, once the write has landed.
+ */
+export async function writeDispatched(
+  deps: ServiceDeps,
+  outbox: RestartOutbox,
+  due: ContainerState,
+  expectedVersion: number | undefined,
+  now: number,
+  options: { readonly events?: readonly EventRecord[]; readonly recovered?: boolean } = {},
+): Promise<boolean> {
+  const recovered = options.recovered === true;
+  const restart: PendingRestart = { ...due.restart!, status: 'dispatched', claimedAt: now, dispatchedAt: now, ...(recovered ? { recovered } : {}) };
+  const state = dispatchedState(due, restart);
+  const request = restartRequest(state, restart, now, recovered, deps);
+  const written = await outbox.publishWith(request, () => deps.store.put(state, expectedVersion));
+  if (!written.written) return false;
+  if (options.events) deps.sink.record(options.events);
+  deps.sink.record([restartedRecord(state, restart, request)]);
+  return true;
+}
+
+/**
+ * Settles the restarts the outbox kept ahead of a write whose outcome it
+ * never learnt (the process died between the two, or the write failed): each
+ * is published if its container's item holds it dispatched (the write
+ * landed), dropped otherwise. Strictly that restart: an item already past it
+ * (a later exit) means the workload ran again since, which needs no restart,
+ * whereas one the planner superseded before it went out must not be sent.
+ */
+export async function settleRestartOutbox(deps: ServiceDeps): Promise<{ readonly published: number; readonly dropped: number }> {
+  let published = 0;
+  let dropped = 0;
+  const outbox = deps.restartOutbox;
+  for (const request of outbox?.unsettled() ?? []) {
+    const state = (await deps.store.get(request.key))?.value;
+    const restart = state?.restart;
+    const landed =
+      state !== undefined &&
+      restart?.status === 'dispatched' &&
+      restart.restartCount === request.restartCount &&
+      restartIdOf(state.key, state.createdAt, restart.restartCount) === request.restartId;
+    if (landed) deps.sink.record([restartedRecord(state, restart, request)]);
+    await outbox!.settle(request.restartId, landed);
+    if (landed) published++;
+    else dropped++;
+  }
+  return { published, dropped };
+}
+
+/** The `Restarted` (or `RestartRecovered`) record of a restart that went out. */
+function restartedRecord(state: ContainerState, restart: PendingRestart, request: KeptRestart): EventRecord {
+  const message = restartedMessage(state, restart);
+  return eventRecord(request.recovered ? 'RestartRecovered' : 'Restarted', state, restart.dispatchedAt!, {
+    restartCount: restart.restartCount,
+    restartId: request.restartId,
+    restartAt: restart.restartAt,
+    latenessMs: restart.dispatchedAt! - restart.restartAt,
+    ...(request.target !== 'bus' ? { target: request.target } : {}),
+    ...(state.backoff ? { backoffMs: state.backoff.backoffMs } : {}),
+    message: request.recovered ? `${message}, recovered by the sync` : message,
+  });
+}
+
+function restartedMessage(state: ContainerState, restart: PendingRestart): string {
+  return `Restarted container=${state.container} pod=${formatPod(state)} (restart ${restart.restartCount})`;
+}
+
+/** The container once `restart` has gone out: running again, with the dispatch recorded. */
+function dispatchedState(base: ContainerState, restart: PendingRestart): ContainerState {
+  const { reason: _reason, ...running } = base;
+  return { ...running, state: 'Running', message: restartedMessage(base, restart), restart, updatedAt: restart.dispatchedAt! };
 }
 
 /**
@@ -191,13 +270,12 @@ export function actionableAt(restart: PendingRestart, dispatchLeaseMs: number): 
  * and written only while the restart is still the one this call claimed); only
  * a store that stays down leaves the claim to expire — the documented window.
  */
-async function markDispatched(deps: ServiceDeps, claimed: ContainerState, claimVersion: number, dispatched: PendingRestart, message: string): Promise<void> {
+async function markDispatched(deps: ServiceDeps, claimed: ContainerState, claimVersion: number, dispatched: PendingRestart): Promise<void> {
   let base = claimed;
   let version = claimVersion;
   for (let attempt = 1; attempt <= deps.config.maxWriteAttempts; attempt++) {
     try {
-      const { reason: _reason, ...running } = base;
-      if ((await deps.store.put({ ...running, state: 'Running', message, restart: dispatched, updatedAt: dispatched.dispatchedAt! }, version)).written) return;
+      if ((await deps.store.put(dispatchedState(base, dispatched), version)).written) return;
     } catch (error) {
       deps.log.warn('recording a dispatched restart failed; retrying', { key: claimed.key, restartCount: dispatched.restartCount, ...errorDetails(error) });
     }

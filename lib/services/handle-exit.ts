@@ -2,7 +2,7 @@ import { applyBudgetSlot, containerKey, pickRef, planExit, type ContainerState, 
 import { policyFor } from '../config.ts';
 import { BUS_DETAIL_TYPES, type Versioned } from '../ports.ts';
 import { budgetPort, errorDetails, pauseAfterConflict, WriteContentionError, type ServiceDeps } from './deps.ts';
-import { dispatchClaimed } from './fire-restart.ts';
+import { dispatchClaimed, writeDispatched } from './fire-restart.ts';
 import { crashLoopBackOffMessage } from './backoff-events.ts';
 
 /**
@@ -12,8 +12,10 @@ import { crashLoopBackOffMessage } from './backoff-events.ts';
  * parallel), announces a termination, or — for a restart due now — publishes
  * the restart itself: the decision is written already claimed, so the restart
  * goes out in this one trip (no second read, no fine-stage hop), through the
- * same claimed → dispatched transition as every other dispatch. Duplicates and
- * stale exits make no write and no call.
+ * same claimed → dispatched transition as every other dispatch. Where the
+ * restart log is an outbox (the local runtime), the decision is written
+ * already dispatched instead, bound to the publish: one write in all.
+ * Duplicates and stale exits make no write and no call.
  *
  * In a namespace with a restart budget, a restart due now first takes a
  * budget slot (between planning and writing: the planner decides the back-off
@@ -55,6 +57,11 @@ export async function handleExit(
       plan = applyBudgetSlot(plan, slotAt, now);
     }
     const immediate = plan.decision.decision === 'RestartNow';
+    if (immediate && deps.restartOutbox) {
+      if (await writeDispatched(deps, deps.restartOutbox, plan.next, current?.version, now, { events: plan.events })) return plan.decision;
+      await pauseAfterConflict(deps, attempt);
+      continue;
+    }
     const next = immediate ? claimedNow(plan.next, now) : plan.next;
     const written = await deps.store.put(next, current?.version);
     if (!written.written) {

@@ -267,50 +267,30 @@ export function benchmarksMarkdown(result: BenchResult): string {
     `${ratioSentence} Restarts were never early (${restarts.early} of ${restarts.count}); they fired ${restarts.latenessP50Ms} ms after their instant at the median, ${restarts.latenessP99Ms} ms at p99 and ${restarts.latenessMaxMs} ms at worst. The sync read ${reads} items with ${sizes} idle entries in the table, and ${result.syncScale.rows.map((row) => row.itemsRead).join(' / ')} items with ${result.syncScale.rows.map((row) => row.waiting.toLocaleString('en-US')).join(' / ')} containers waiting and ${result.syncScale.rows[0]?.overdue ?? 0} overdue: flat, it reads what is overdue only.`,
     '',
   );
-  if (ingest.ratio < 0.8) {
+  push(
+    '**Where the time goes.** The runtime process is the bottleneck: its one event loop keeps a core busy (' +
+      `${formatNumber(best.runtimeCpuShare)} s of CPU per second at the best configuration, GC threads included) while the load generator has the other core, so its CPU time per event sets the rate; ` +
+      `in CPU time the ratio is ${formatNumber(ingest.cpuRatio, 3)}. Per exit event the runtime spends ${formatNumber(best.runtimeCpuMsPerEvent, 2)} ms of CPU, against ${formatNumber(bestRaw.runtimeCpuMsPerPair, 2)} ms per raw pair. ` +
+      `An immediate restart makes ${formatNumber(storeCallsPerEvent, 2)} store calls per event — the exit's read (in a batch, its share of one BatchGetItem) and its one conditional write of the decision with the restart already dispatched (the restart log, an outbox, keeps the restart ahead of that write and publishes it once the write has landed, so there is no claim to mark) — against ${formatNumber(storeCallsPerPair, 2)} per pair. Each store call is a DynamoDB request handed to the dynalite in the same process: the SDK's serialisation and the parsing of its answer (the in-process client leaves out signing, retries and the headers only a remote service reads), then dynalite's validation and its LevelDB work, all on the runtime's one thread.`,
+    '',
+  );
+  const exitPath = ingest.exitPathOnly;
+  if (exitPath) {
     push(
-      '**Where the time goes.** The runtime process is the bottleneck: its one event loop keeps a core busy (' +
-        `${formatNumber(best.runtimeCpuShare)} s of CPU per second at the best configuration, GC threads included) while the load generator has the other core, so its CPU time per event sets the rate; ` +
-        `in CPU time the ratio is ${formatNumber(ingest.cpuRatio, 3)}, close to the measured one. Per exit event the runtime spends ${formatNumber(best.runtimeCpuMsPerEvent, 2)} ms of CPU, against ${formatNumber(bestRaw.runtimeCpuMsPerPair, 2)} ms per raw pair. ` +
-        `An immediate restart makes ${formatNumber(storeCallsPerEvent, 2)} store calls per event — the exit's read (in a batch, its share of one BatchGetItem), its conditional write of the decision with the restart already claimed, and the mark once the restart is published — against ${formatNumber(storeCallsPerPair, 2)} per pair, and each store call is a DynamoDB request handed to the dynalite in the same process: the SDK's serialisation and the parsing of its answer (the in-process client leaves out signing, retries and the headers only a remote service reads), then dynalite's validation and its LevelDB work (the claimed write also adds the item to the waiting index, the mark takes it out), all on the runtime's one thread.`,
+      `Split in two: the exit path alone (the same load with \`restartPolicy: Never\`: read, plan, write, answer, no dispatch) costs ${formatNumber(exitPath.runtimeCpuMsPerEvent, 2)} ms per event, ${formatNumber(bestRaw.runtimeCpuMsPerPair / exitPath.runtimeCpuMsPerEvent, 2)} of a raw pair in CPU (${formatNumber(ingest.exitPathRatio ?? Number.NaN, 2)} in throughput). ` +
+        `The immediate dispatch adds ${formatNumber(best.runtimeCpuMsPerEvent - exitPath.runtimeCpuMsPerEvent, 2)} ms: the restart's two lines in the restart log (kept, then published), its event record and the restart stream.`,
       '',
     );
-    const exitPath = ingest.exitPathOnly;
-    if (exitPath) {
-      const dispatchMs = best.runtimeCpuMsPerEvent - exitPath.runtimeCpuMsPerEvent;
-      const exitPathCallsPerEvent = Object.values(exitPath.storeCallsPerEvent).reduce((a, b) => a + b, 0);
-      const exitPathCalls = Math.round(exitPathCallsPerEvent);
-      const dispatchCalls = storeCallsPerEvent - exitPathCallsPerEvent;
-      const perDispatchCall = dispatchCalls > 0 ? dispatchMs / dispatchCalls : Number.NaN;
-      push(
-        `Split in two: the exit path alone (the same load with \`restartPolicy: Never\`: read, plan, write, answer, no dispatch) costs ${formatNumber(exitPath.runtimeCpuMsPerEvent, 2)} ms per event, ${formatNumber(bestRaw.runtimeCpuMsPerPair / exitPath.runtimeCpuMsPerEvent, 2)} of a raw pair in CPU (${formatNumber(ingest.exitPathRatio ?? Number.NaN, 2)} in throughput): the HTTP API, validation, planning and event records add little to the read and the write. ` +
-          `The immediate dispatch costs the other ${formatNumber(dispatchMs, 2)} ms: ${formatNumber(dispatchCalls, 1)} store ${dispatchCalls === 1 ? 'call' : 'calls'} (the mark), the waiting-index entry the claim adds, the publish, its event record and the restart stream — about ${formatNumber(perDispatchCall, 2)} ms per store call all told, against ${formatNumber(bestRaw.runtimeCpuMsPerPair / storeCallsPerPair, 2)} ms per call in a raw pair.`,
-        '',
-      );
-      if (Number.isFinite(perDispatchCall) && perDispatchCall > 0) {
-        push(
-          'On those figures, the ratio with fewer store calls in the dispatch of an immediate restart (arithmetic on the measured costs, not measured):',
-          '',
-          table(
-            ['store calls per exit event', 'expected ratio (CPU)'],
-            Array.from({ length: Math.max(1, Math.round(storeCallsPerEvent) - exitPathCalls + 1) }, (_, index) => Math.round(storeCallsPerEvent) - index).map((callsPerEvent) => [
-              callsPerEvent === Math.round(storeCallsPerEvent) ? `${callsPerEvent} (today)` : callsPerEvent === exitPathCalls ? `${callsPerEvent} (the exit path alone)` : callsPerEvent,
-              formatNumber(bestRaw.runtimeCpuMsPerPair / (exitPath.runtimeCpuMsPerEvent + (callsPerEvent - exitPathCalls) * perDispatchCall), 2),
-            ]),
-          ),
-          '',
-        );
-      }
-    }
-    if (ingest.profile) {
-      push(`CPU profile of the runtime process (V8 sampling profiler, ${ingest.profile.durationMs / 1_000} s of each load, self time by component):`, '', profileTable(ingest.profile.endToEnd, ingest.profile.rawPairs), '');
-    }
+  }
+  if (ingest.profile) {
+    push(`CPU profile of the runtime process (V8 sampling profiler, ${ingest.profile.durationMs / 1_000} s of each load, self time by component):`, '', profileTable(ingest.profile.endToEnd, ingest.profile.rawPairs), '');
+  }
+  if (ingest.ratio < 0.8) {
     push(
       'What would close the gap (changes to lib/, to be measured against this page once made):',
       '',
-      '1. **Leave the mark to the container\'s next write, in the local runtime.** The local restart log is durable and drops a second publish of the same `restartId`, so it already records that the restart went out; the mark could be folded into the next write of the container (its next exit) or the sync\'s pass instead of costing a conditional write of its own, so an immediate restart would cost about the exit\'s read and write — the only change here that approaches 0.8. The price: a container shows `dispatching` rather than `Running` until then, and the sync must tell a published claim from a dead one by the log.',
-      '2. **Store a smaller item.** Every write serialises, validates and stores the whole item (about 1.4 KB, `lastDecision` repeating much of the state); an immediate restart writes it twice. A smaller item makes each write cheaper here, and under 1 KB halves the write units each write costs on AWS.',
-      'Already done: a batched `POST /v1/exits` reads its containers in one `BatchGetItem` (`BackoffStore.getMany`, ConsistentRead), so the read is about a hundredth of a call per event; what is left is the two writes. Cheaper store calls alone (the in-process request handler, cached and trimmed middleware stacks) raise both figures alike: more events per second, not a better ratio.',
+      '1. **Store a smaller item.** Every write serialises, validates and stores the whole item (about 1.4 KB, `lastDecision` repeating much of the state). A smaller item makes each write cheaper here, and under 1 KB halves the write units each write costs on AWS.',
+      '2. **Fewer event records per exit.** Each exit writes its decision record and its restart record, each a JSON line and an entry in memory.',
       '',
     );
   }

@@ -85,7 +85,7 @@ export type RuntimeView =
   | { readonly source: 'api'; readonly restartRecoveredEvents: number | null; readonly capped: boolean };
 
 interface DataDirView {
-  /** Entries in the durable restart log (restarts.jsonl), and how many repeat a restartId or key + count. */
+  /** Restarts published in the durable restart log (restarts.jsonl), and how many repeat a restartId or key + count. */
   readonly restartLog: number;
   readonly restartLogDuplicates: number;
   /** Event records (events.jsonl) by type. */
@@ -420,7 +420,9 @@ async function runtimeViewFromDataDir(dataDir: string): Promise<DataDirView> {
   let restartLogDuplicates = 0;
   const restartIds = new Set<string>();
   const slots = new Set<string>();
-  await forEachJsonLine(join(dataDir, 'restarts.jsonl'), (entry: { restartId?: string; key?: string; restartCount?: number }) => {
+  await forEachJsonLine(join(dataDir, 'restarts.jsonl'), (entry: { seq?: number; restartId?: string; key?: string; restartCount?: number }) => {
+    // Published restarts only: the outbox's `pending` and `dropped` lines are heard by nobody.
+    if (entry.seq === undefined) return;
     restartLog++;
     const slot = `${entry.key}#${entry.restartCount}`;
     if ((entry.restartId !== undefined && restartIds.has(entry.restartId)) || slots.has(slot)) restartLogDuplicates++;
