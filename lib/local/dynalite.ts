@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { flatString } from './flat-string.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -54,15 +55,29 @@ interface DynaliteModules {
 
 let loaded: DynaliteModules | undefined;
 
+
 /** Loaded when a table is started, not on import: LOCAL_AWS_CONFIG alone must not load a database. */
 function loadDynalite(): DynaliteModules {
   if (loaded) return loaded;
   const memoryLevel = createRequire(require.resolve('dynalite/db'))('memory-level') as { MemoryLevel: new (location?: unknown, options?: object) => object };
   const BufferMemoryLevel = memoryLevel.MemoryLevel;
+  type Put = (key: string, value: string, options: object) => Promise<void>;
+  type Batch = (operations: readonly { type: string; key: string; value?: string }[], options: object) => Promise<void>;
+  const base = BufferMemoryLevel.prototype as { _put: Put; _batch: Batch };
   memoryLevel.MemoryLevel = class StringMemoryLevel extends BufferMemoryLevel {
     constructor(location?: unknown, options?: object) {
       const given = typeof location === 'object' && location !== null ? location : options;
       super({ storeEncoding: 'utf8', ...given });
+    }
+
+    // Stored flat: dynalite builds keys (hash prefix, parts, table prefix) and
+    // items by concatenation, and the pieces' trees cost about 0.4 KB per container.
+    _put(key: string, value: string, options: object): Promise<void> {
+      return base._put.call(this, flatString(key), flatString(value), options);
+    }
+
+    _batch(operations: readonly { type: string; key: string; value?: string }[], options: object): Promise<void> {
+      return base._batch.call(this, operations.map((operation) => ({ ...operation, key: flatString(operation.key), ...(operation.value !== undefined ? { value: flatString(operation.value) } : {}) })), options);
     }
   };
   loaded = {

@@ -43,6 +43,7 @@ import {
 } from '../ports.ts';
 import { errorDetails, type OperationalLog } from '../services/deps.ts';
 import { FileAppender, readJsonLines } from './appender.ts';
+import { flatString } from './flat-string.ts';
 import { consoleLog } from './console-log.ts';
 import { SequencedLog } from './sequenced-log.ts';
 
@@ -120,7 +121,7 @@ export class LocalEventLog implements EventSink, RestartOutbox {
     for (const event of events) {
       this.options.echo?.(consoleLine(event));
       for (const point of metricsOf(event)) this.count(point.name, point.value);
-      this.events.append(this.remember(event));
+      this.events.append(this.remember(kept(event)));
     }
   }
 
@@ -176,9 +177,11 @@ export class LocalEventLog implements EventSink, RestartOutbox {
     const fresh: RestartNotice[] = [];
     for (const restart of restarts) {
       if (this.restartIds.has(restart.restartId)) continue;
+      // Held as long as the restart is kept: one flat string for the set and the notice.
+      const restartId = flatString(restart.restartId);
       // Taken now, so that a second publish of it while this one is being written is dropped.
-      this.restartIds.add(restart.restartId);
-      fresh.push({ seq: this.nextRestartSeq++, ...restart });
+      this.restartIds.add(restartId);
+      fresh.push({ seq: this.nextRestartSeq++, ...restart, restartId });
     }
     if (fresh.length === 0) return;
     // Durable before anyone hears of it: a client that missed the live event
@@ -262,6 +265,11 @@ export class LocalEventLog implements EventSink, RestartOutbox {
   private count(name: MetricName, value: number): void {
     this.counters.set(name, (this.counters.get(name) ?? 0) + value);
   }
+}
+
+/** A record as the log's tail holds it: the strings built by concatenation stored flat (tens of thousands are held). */
+function kept(record: EventRecord): EventRecord {
+  return { ...record, message: flatString(record.message), ...(record.restartId !== undefined ? { restartId: flatString(record.restartId) } : {}) };
 }
 
 function keptRestart(request: RestartRequest): KeptRestart {
