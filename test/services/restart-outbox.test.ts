@@ -31,20 +31,20 @@ function tempDir(): string {
 }
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
+let h: Harness;
+beforeEach(async () => {
+  h = await createHarness();
+});
+afterEach(async () => {
+  await h.close();
+});
+
 /** The harness's services with a restart log on disk as their sink and outbox, as the local runtime wires them. */
-function withRestartLog(h: Harness, log: LocalEventLog, store = h.deps.store): ServiceDeps {
+function withRestartLog(h: Harness, log: LocalEventLog, store: Harness['deps']['store'] = h.deps.store): ServiceDeps {
   return { ...h.deps, store, sink: log, restartOutbox: log };
 }
 
 describe('handleExit with a restart outbox', () => {
-  let h: Harness;
-  beforeEach(async () => {
-    h = await createHarness();
-  });
-  afterEach(async () => {
-    await h.close();
-  });
-
   it('restarts a first exit in one write: one GetItem and one PutItem, the item stored dispatched and outside the waiting index', async () => {
     const dir = tempDir();
     const log = new LocalEventLog({ dir });
@@ -116,14 +116,6 @@ describe('handleExit with a restart outbox', () => {
 });
 
 describe('fireRestart with a restart outbox', () => {
-  let h: Harness;
-  beforeEach(async () => {
-    h = await createHarness();
-  });
-  afterEach(async () => {
-    await h.close();
-  });
-
   it('dispatches a scheduled restart with one read and one write when its callback fires', async () => {
     const log = new LocalEventLog();
     const deps = withRestartLog(h, log);
@@ -156,14 +148,6 @@ describe('fireRestart with a restart outbox', () => {
 });
 
 describe('settleRestartOutbox', () => {
-  let h: Harness;
-  beforeEach(async () => {
-    h = await createHarness();
-  });
-  afterEach(async () => {
-    await h.close();
-  });
-
   it('drops a restart whose write never landed (the process died, or the write failed, before it)', async () => {
     const dir = tempDir();
     const log = new LocalEventLog({ dir });
