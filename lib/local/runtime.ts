@@ -280,9 +280,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     const syncNow = async (): Promise<SyncReport> => {
       // One sync at a time: a slow run is not overlapped by the next tick.
       // A restart whose write failed in this process is settled first, as after a crash.
-      running ??= settleRestartOutbox(serviceDeps).then(() => sync(serviceDeps)).finally(() => {
-        running = undefined;
-      });
+      running ??= settleRestartOutbox(serviceDeps)
+        .catch((error: unknown) => log.error('settling the restart outbox failed; the next sync tries again', errorDetails(error)))
+        .then(() => sync(serviceDeps))
+        .finally(() => {
+          running = undefined;
+        });
       return running;
     };
     const loop = setInterval(() => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalEventLog } from '../../lib/local/event-log.ts';
 import { startLocalRuntime } from '../../lib/local/runtime.ts';
-import type { RestartNotice, WriteResult } from '../../lib/ports.ts';
+import type { BackoffStore, RestartNotice, WriteResult } from '../../lib/ports.ts';
 import type { ServiceDeps } from '../../lib/services/deps.ts';
 import { fireRestart, settleRestartOutbox } from '../../lib/services/fire-restart.ts';
 import { handleExit } from '../../lib/services/handle-exit.ts';
@@ -212,6 +212,27 @@ describe('settleRestartOutbox', () => {
 });
 
 describe('the local runtime', () => {
+  it('settles at its next sync a restart whose write landed but answered with an error', async () => {
+    const quiet = { warn: () => undefined, error: () => undefined };
+    const runtime = await startLocalRuntime({ port: 0, inMemory: true, log: quiet });
+    try {
+      const store = runtime.deps.store as { put: BackoffStore['put'] };
+      const put = store.put.bind(store);
+      store.put = async (state, version) => {
+        store.put = put;
+        await put(state, version);
+        throw new Error('connection reset');
+      };
+      await expect(handleExit(runtime.deps, exitOf(Date.now()))).rejects.toThrow('connection reset');
+      expect(runtime.eventLog.restarts.all()).toEqual([]);
+      await runtime.syncNow();
+      expect(runtime.eventLog.restarts.all().map((restart) => restart.restartCount)).toEqual([1]);
+      expect(runtime.eventLog.unsettled()).toEqual([]);
+    } finally {
+      await runtime.close();
+    }
+  });
+
   it('settles, when it starts, a restart the previous process kept and wrote but never published', async () => {
     const dir = tempDir();
     const quiet = { warn: () => undefined, error: () => undefined };
