@@ -17,6 +17,7 @@ import {
   type RestartTargetSpec,
 } from './core/index.ts';
 import { restartTargetSchema, type WebhookRules } from './api/targets.ts';
+import type * as z from './zod.ts';
 
 export const PRECISIONS = ['second', 'minute'] as const;
 /**
@@ -134,6 +135,16 @@ export const ENV = {
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/**
+ * The first of a setting's zod issues as a `ConfigError` naming the field
+ * under `where` (`where.webhook.url`); an unknown key is named and worded `unknownKey`.
+ */
+export function issueConfigError(where: string, issues: readonly z.core.$ZodIssue[], unknownKey: string): ConfigError {
+  const issue = issues[0]!;
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  return new ConfigError(`${[where, ...path.map(String)].join('.')}: ${issue.code === 'unrecognized_keys' ? unknownKey : issue.message}`);
 }
 
 /** Reads a duration setting, naming the setting in the error. */
@@ -267,8 +278,5 @@ export function budgetFor(namespace: string, config: ServiceConfig): RestartBudg
 function restartTargetSetting(where: string, value: unknown, webhooks: WebhookRules): RestartTargetSpec {
   const parsed = restartTargetSchema(webhooks).safeParse(value);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-  const field = [where, ...path.map(String)].join('.');
-  throw new ConfigError(`${field}: ${issue.code === 'unrecognized_keys' ? 'unknown setting' : issue.message}`);
+  throw issueConfigError(where, parsed.error.issues, 'unknown setting');
 }
