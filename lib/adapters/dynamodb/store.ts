@@ -173,24 +173,11 @@ export class DynamoBackoffStore implements BackoffStore {
   }
 
   async listWaiting(shard: number, options: { readonly dueBy?: number; readonly cursor?: string } = {}): Promise<IndexPage<string>> {
-    const due = options.dueBy !== undefined;
-    const page = await this.query(WAITING, {
-      KeyConditionExpression: due ? '#shard = :shard AND #at <= :dueBy' : '#shard = :shard',
-      ExpressionAttributeNames: { '#shard': WAITING.partitionKey.name, ...(due ? { '#at': WAITING.sortKey.name } : {}) },
-      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ...(due ? { ':dueBy': { N: String(options.dueBy) } } : {}) },
-      Limit: this.pageSize,
-    }, options.cursor);
-    return { ...page, items: page.items.map(entryKey) };
+    return this.listShardKeys(WAITING, shard, options.dueBy !== undefined ? { placeholder: ':dueBy', at: options.dueBy } : undefined, options.cursor);
   }
 
   async listBackOffRepeats(shard: number, now: number, cursor?: string): Promise<IndexPage<string>> {
-    const page = await this.query(REPEATS, {
-      KeyConditionExpression: '#shard = :shard AND #at <= :now',
-      ExpressionAttributeNames: { '#shard': REPEATS.partitionKey.name, '#at': REPEATS.sortKey.name },
-      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ':now': { N: String(now) } },
-      Limit: this.pageSize,
-    }, cursor);
-    return { ...page, items: page.items.map(entryKey) };
+    return this.listShardKeys(REPEATS, shard, { placeholder: ':now', at: now }, cursor);
   }
 
   async listExpired(shard: number, now: number, options: { readonly limit: number; readonly cursor?: string }): Promise<IndexPage<ExpiredEntry>> {
@@ -302,6 +289,26 @@ export class DynamoBackoffStore implements BackoffStore {
       }),
     );
     return { entries: response.Items ?? [], ...(response.LastEvaluatedKey ? { lastKey: response.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * A page of the keys in one shard of a sparse index keyed by shard and
+   * instant: those due by `upTo.at` (bound as `upTo.placeholder`), or all of
+   * them without it, from where `cursor` left off.
+   */
+  private async listShardKeys(
+    index: IndexSpec,
+    shard: number,
+    upTo: { readonly placeholder: string; readonly at: number } | undefined,
+    cursor: string | undefined,
+  ): Promise<IndexPage<string>> {
+    const page = await this.query(index, {
+      KeyConditionExpression: upTo ? `#shard = :shard AND #at <= ${upTo.placeholder}` : '#shard = :shard',
+      ExpressionAttributeNames: { '#shard': index.partitionKey.name, ...(upTo ? { '#at': index.sortKey.name } : {}) },
+      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ...(upTo ? { [upTo.placeholder]: { N: String(upTo.at) } } : {}) },
+      Limit: this.pageSize,
+    }, cursor);
+    return { ...page, items: page.items.map(entryKey) };
   }
 
   /** One page of one partition of `index`, from where `cursor` left off. */
