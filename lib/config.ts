@@ -46,7 +46,7 @@ export const MINUTE_PRECISION_MAX_LATENESS_MS = MINUTE_ROUNDING_MS + SCHEDULER_W
  * fires (`MINUTE_PRECISION_MAX_LATENESS_MS`), with half a minute for its
  * invocation and handler. A restart later than that was lost, not slow.
  */
-export const DEFAULT_RECOVERY_GRACE_MS = MINUTE_PRECISION_MAX_LATENESS_MS + 30_000;
+const DEFAULT_RECOVERY_GRACE_MS = MINUTE_PRECISION_MAX_LATENESS_MS + 30_000;
 
 /** Defaults for the containers of one namespace. */
 export interface NamespaceDefaults {
@@ -254,7 +254,7 @@ const BUDGET_LIMITS = { minPerSecond: 0.001, maxPerSecond: 1_000_000, maxBurst: 
  * restart every two seconds); `burst` a positive integer, one second's worth
  * (`perSecond` rounded up) when omitted.
  */
-export function parseRestartBudget(where: string, value: unknown): RestartBudgetSetting {
+function parseRestartBudget(where: string, value: unknown): RestartBudgetSetting {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected {"perSecond": N, "burst": N}`);
   const fields = value as Record<string, unknown>;
   const unknownField = Object.keys(fields).find((field) => field !== 'perSecond' && field !== 'burst');
