@@ -17,6 +17,7 @@ import {
   type RestartTargetSpec,
 } from './core/index.ts';
 import { restartTargetSchema, type WebhookRules } from './api/targets.ts';
+import type * as z from './zod.ts';
 
 export const PRECISIONS = ['second', 'minute'] as const;
 /**
@@ -45,7 +46,7 @@ export const MINUTE_PRECISION_MAX_LATENESS_MS = MINUTE_ROUNDING_MS + SCHEDULER_W
  * fires (`MINUTE_PRECISION_MAX_LATENESS_MS`), with half a minute for its
  * invocation and handler. A restart later than that was lost, not slow.
  */
-export const DEFAULT_RECOVERY_GRACE_MS = MINUTE_PRECISION_MAX_LATENESS_MS + 30_000;
+const DEFAULT_RECOVERY_GRACE_MS = MINUTE_PRECISION_MAX_LATENESS_MS + 30_000;
 
 /** Defaults for the containers of one namespace. */
 export interface NamespaceDefaults {
@@ -134,6 +135,16 @@ export const ENV = {
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/**
+ * The first of a setting's zod issues as a `ConfigError` naming the field
+ * under `where` (`where.webhook.url`); an unknown key is named and worded `unknownKey`.
+ */
+export function issueConfigError(where: string, issues: readonly z.core.$ZodIssue[], unknownKey: string): ConfigError {
+  const issue = issues[0]!;
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  return new ConfigError(`${[where, ...path.map(String)].join('.')}: ${issue.code === 'unrecognized_keys' ? unknownKey : issue.message}`);
 }
 
 /** Reads a duration setting, naming the setting in the error. */
@@ -243,7 +254,7 @@ const BUDGET_LIMITS = { minPerSecond: 0.001, maxPerSecond: 1_000_000, maxBurst: 
  * restart every two seconds); `burst` a positive integer, one second's worth
  * (`perSecond` rounded up) when omitted.
  */
-export function parseRestartBudget(where: string, value: unknown): RestartBudgetSetting {
+function parseRestartBudget(where: string, value: unknown): RestartBudgetSetting {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${where}: expected {"perSecond": N, "burst": N}`);
   const fields = value as Record<string, unknown>;
   const unknownField = Object.keys(fields).find((field) => field !== 'perSecond' && field !== 'burst');
@@ -267,8 +278,5 @@ export function budgetFor(namespace: string, config: ServiceConfig): RestartBudg
 function restartTargetSetting(where: string, value: unknown, webhooks: WebhookRules): RestartTargetSpec {
   const parsed = restartTargetSchema(webhooks).safeParse(value);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-  const field = [where, ...path.map(String)].join('.');
-  throw new ConfigError(`${field}: ${issue.code === 'unrecognized_keys' ? 'unknown setting' : issue.message}`);
+  throw issueConfigError(where, parsed.error.issues, 'unknown setting');
 }

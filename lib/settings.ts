@@ -13,6 +13,7 @@
 import {
   ConfigError,
   durationSetting,
+  issueConfigError,
   parseNamespaceDefaults,
   policySetting,
   precisionSetting,
@@ -229,12 +230,7 @@ class SettingReader {
       }
     }
     const parsed = ecsSettingsSchema.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const path = [...issue.path, ...(issue.code === 'unrecognized_keys' ? [issue.keys[0]] : [])].join('.');
-      const message = issue.code === 'unrecognized_keys' ? 'unknown setting; use clusters, taskDefinitionFamilies, passRoles' : issue.message;
-      throw new ConfigError(`${this.name('ecs')}${path ? `.${path}` : ''}: ${message}`);
-    }
+    if (!parsed.success) throw issueConfigError(this.name('ecs'), parsed.error.issues, 'unknown setting; use clusters, taskDefinitionFamilies, passRoles');
     return parsed.data;
   }
 

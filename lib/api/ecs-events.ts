@@ -31,7 +31,7 @@ export const ECS_TASK_STATE_CHANGE = 'ECS Task State Change';
 export const START_FAILURE_EXIT_CODE = 128;
 
 /** Stop codes that end a task on purpose: a restart would undo what someone asked for. */
-export const DELIBERATE_STOP_CODES = ['UserInitiated', 'ServiceSchedulerInitiated'] as const;
+const DELIBERATE_STOP_CODES = ['UserInitiated', 'ServiceSchedulerInitiated'] as const;
 
 const optionalString = z.nullish(z.string());
 

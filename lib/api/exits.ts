@@ -528,42 +528,62 @@ export function parseExitEvent(
   return { ok: true, event };
 }
 
+type PayloadLimits = Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs' | 'exitWebhooks'>>;
+
+/** A payload in the batch form, `{ "events": ... }`; anything else is read as one exit event. */
+function isBatch(json: unknown): json is Record<string, unknown> {
+  return isPlainObject(json) && Object.hasOwn(json, 'events');
+}
+
+/** A payload that is not a batch: one exit event (an array is neither). */
+function parseSingle(json: unknown, now: number, limits: PayloadLimits): ReturnType<typeof parseExitEvent> {
+  if (Array.isArray(json)) return { ok: false, issues: [{ path: '', message: 'expected an exit event object or { "events": [...] }, got an array' }] };
+  return parseExitEvent(json, now, limits);
+}
+
 /**
- * Validates an exit payload: one exit event, or `{ "events": [...] }` with 1
- * to `maxBatch` events. Issue paths name the field (`events.3.finishedAt`).
+ * A batch read once. `ownIssues` are the batch's own problems (fields besides
+ * `events`, `events` not an array of 1 to `maxBatch` events); `items` each
+ * event judged on its own, when `events` is such an array; `issues` all of
+ * them, with paths from the payload (`events.3.finishedAt`), in that order.
  */
-export function parseExitPayload(
-  json: unknown,
+function parseBatch(
+  json: Record<string, unknown>,
   now: number,
-  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs' | 'exitWebhooks'>> = {},
-): ExitPayloadResult {
-  if (!isPlainObject(json) || !Object.hasOwn(json, 'events')) {
-    if (Array.isArray(json)) {
-      return { ok: false, issues: [{ path: '', message: 'expected an exit event object or { "events": [...] }, got an array' }] };
-    }
-    const single = parseExitEvent(json, now, limits);
-    return single.ok ? { ok: true, events: [single.event], batch: false } : single;
-  }
+  limits: PayloadLimits,
+): { readonly ownIssues: readonly Issue[]; readonly items?: ExitPayloadItem[]; readonly issues: Issue[] } {
   const maxBatch = limits.maxBatch ?? API_LIMITS.maxBatch;
-  const issues: Issue[] = Object.keys(json)
+  const ownIssues: Issue[] = Object.keys(json)
     .filter((key) => key !== 'events')
     .map((key) => ({ path: formatPath([key]), message: 'unknown field (a batch is { "events": [...] })' }));
   const list = json.events;
   if (!Array.isArray(list)) {
-    issues.push({ path: 'events', message: `expected an array of exit events, got ${describeValue(list)}` });
-    return { ok: false, issues };
+    ownIssues.push({ path: 'events', message: `expected an array of exit events, got ${describeValue(list)}` });
+    return { ownIssues, issues: ownIssues };
   }
   if (list.length < 1 || list.length > maxBatch) {
-    issues.push({ path: 'events', message: `must hold 1 to ${maxBatch} exit events, got ${list.length}` });
-    return { ok: false, issues };
+    ownIssues.push({ path: 'events', message: `must hold 1 to ${maxBatch} exit events, got ${list.length}` });
+    return { ownIssues, issues: ownIssues };
   }
-  const events: ExitEvent[] = [];
-  list.forEach((raw, index) => {
-    const result = parseExitEvent(raw, now, limits);
-    if (result.ok) events.push(result.event);
-    else for (const issue of result.issues) issues.push({ path: `events.${index}${issue.path ? `.${issue.path}` : ''}`, message: issue.message });
-  });
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, events, batch: true };
+  const items: ExitPayloadItem[] = list.map((input: unknown) => ({ input, ...parseExitEvent(input, now, limits) }));
+  const eventIssues = items.flatMap((item, index) =>
+    item.ok ? [] : item.issues.map((issue) => ({ path: `events.${index}${issue.path ? `.${issue.path}` : ''}`, message: issue.message })),
+  );
+  return { ownIssues, items, issues: [...ownIssues, ...eventIssues] };
+}
+
+/**
+ * Validates an exit payload: one exit event, or `{ "events": [...] }` with 1
+ * to `maxBatch` events. Issue paths name the field (`events.3.finishedAt`).
+ */
+export function parseExitPayload(json: unknown, now: number, limits: PayloadLimits = {}): ExitPayloadResult {
+  if (!isBatch(json)) {
+    const single = parseSingle(json, now, limits);
+    return single.ok ? { ok: true, events: [single.event], batch: false } : single;
+  }
+  const batch = parseBatch(json, now, limits);
+  if (batch.issues.length > 0 || !batch.items) return { ok: false, issues: batch.issues };
+  return { ok: true, events: batch.items.flatMap((item) => (item.ok ? [item.event] : [])), batch: true };
 }
 
 /** One event of an exit payload, judged on its own, with the input it was read from. */
@@ -585,22 +605,14 @@ export type ExitPayloadItems =
  * are relative to each event; a payload that is not a batch at all is one
  * item, with its issues.
  */
-export function parseExitPayloadItems(
-  json: unknown,
-  now: number,
-  limits: Partial<Pick<ApiLimits, 'maxBatch' | 'maxFutureSkewMs' | 'exitWebhooks'>> = {},
-): ExitPayloadItems {
-  const whole = parseExitPayload(json, now, limits);
-  if (!isPlainObject(json) || !Object.hasOwn(json, 'events')) {
-    return { ok: true, batch: false, items: [whole.ok ? { input: json, ok: true, event: whole.events[0]! } : { input: json, ok: false, issues: whole.issues }] };
-  }
-  const inputs = json.events as unknown[];
-  if (whole.ok) return { ok: true, batch: true, items: whole.events.map((event, index) => ({ input: inputs[index], ok: true, event })) };
-  // Taken apart only when every problem lies inside an event: `events` itself
-  // (not an array, too long) and unknown fields beside it are the batch's own.
-  const separable = Object.keys(json).length === 1 && whole.issues.every((issue) => issue.path.startsWith('events.'));
-  if (!separable) return { ok: false, issues: whole.issues };
-  return { ok: true, batch: true, items: inputs.map((input) => ({ input, ...parseExitEvent(input, now, limits) })) };
+export function parseExitPayloadItems(json: unknown, now: number, limits: PayloadLimits = {}): ExitPayloadItems {
+  if (!isBatch(json)) return { ok: true, batch: false, items: [{ input: json, ...parseSingle(json, now, limits) }] };
+  const batch = parseBatch(json, now, limits);
+  // Taken apart only when every problem lies inside an event. `events` itself
+  // (not an array, too long) and fields beside it are the batch's own: the
+  // batch is refused whole, with every issue as `parseExitPayload` gives them.
+  if (batch.ownIssues.length > 0 || !batch.items) return { ok: false, issues: batch.issues };
+  return { ok: true, batch: true, items: batch.items };
 }
 
 // ---------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import * as z from '../zod.ts';
 
 const nonEmpty = z.string().check(z.minLength(1));
 
-const restartRequestSchema = z.looseObject({
+/** Fields beyond these (a newer sender's) are dropped: a consumer passes on only what it knows. */
+const restartRequestSchema = z.object({
   restartId: nonEmpty,
   key: nonEmpty,
   namespace: nonEmpty,
@@ -27,6 +28,5 @@ const restartRequestSchema = z.looseObject({
 export function parseRestartRequest(detail: unknown): RestartRequest {
   const parsed = restartRequestSchema.safeParse(detail);
   if (!parsed.success) throw new Error(`not a Container Restart Requested detail: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(detail)'} ${issue.message}`).join('; ')}`);
-  const { restartId, key, namespace, pod, podUid, container, containerHash, restartCount, restartAt, firedAt, recovered, target } = parsed.data;
-  return { restartId, key, namespace, pod, podUid, container, containerHash, restartCount, restartAt, firedAt, recovered, target };
+  return parsed.data;
 }

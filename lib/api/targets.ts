@@ -16,9 +16,9 @@ import * as z from '../zod.ts';
  */
 export type WebhookRules = 'aws' | 'local';
 
-export const WEBHOOK_URL_MAX_LENGTH = 2_048;
-export const MAX_WEBHOOK_HEADERS = 20;
-export const WEBHOOK_HEADER_VALUE_MAX_LENGTH = 512;
+const WEBHOOK_URL_MAX_LENGTH = 2_048;
+const MAX_WEBHOOK_HEADERS = 20;
+const WEBHOOK_HEADER_VALUE_MAX_LENGTH = 512;
 /** RFC 9110 token characters. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 /** Visible ASCII, spaces and tabs: no line breaks, no control characters. */

@@ -44,7 +44,7 @@ export interface RestartBudgetSetting {
  * second (1,000), so that a storm arriving ten times faster than the budget
  * still does not throttle.
  */
-export const BUDGET_RATE_PER_SHARD = 100;
+const BUDGET_RATE_PER_SHARD = 100;
 /** @default most items one namespace's budget is split over */
 export const DEFAULT_BUDGET_MAX_SHARDS = 16;
 
@@ -91,7 +91,7 @@ export function budgetWindowBound(budget: RestartBudgetSetting, windowMs: number
 }
 
 /** What the decision, the status message and the event record say about a budget's delay. */
-export function budgetDelayNote(delayMs: number): string {
+function budgetDelayNote(delayMs: number): string {
   return `restart delayed by budget (+${formatDuration(delayMs)})`;
 }
 

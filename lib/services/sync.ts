@@ -13,7 +13,7 @@ const WORK_CONCURRENCY = 16;
 export const SHARD_READ_ATTEMPTS = 3;
 
 /** What the sync does per shard, in this order. */
-export const SYNC_PASSES = ['overdue', 'backOffRepeats', 'expired'] as const;
+const SYNC_PASSES = ['overdue', 'backOffRepeats', 'expired'] as const;
 export type SyncPass = (typeof SYNC_PASSES)[number];
 
 export interface SyncOptions {

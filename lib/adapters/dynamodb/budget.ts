@@ -76,15 +76,7 @@ export class DynamoRestartBudget implements RestartBudget {
       try {
         if (busy) {
           const { Attributes } = await this.client.send(
-            new UpdateItemCommand({
-              TableName: this.tableName,
-              Key: { [PK]: { S: key } },
-              UpdateExpression: 'SET #tat = #tat + :interval',
-              ConditionExpression: '#tat > :at',
-              ExpressionAttributeNames: { '#tat': TAT },
-              ExpressionAttributeValues: { ':interval': { N: String(rate.intervalMs) }, ':at': { N: String(at) } },
-              ReturnValues: 'UPDATED_NEW',
-            }),
+            this.tatUpdate(key, at, { set: '#tat + :interval', when: '#tat > :at', operand: [':interval', rate.intervalMs], returnNew: true }),
           );
           const tat = Number(Attributes?.[TAT]?.N);
           if (!Number.isFinite(tat)) throw new Error(`budget item ${key} returned no ${TAT}`);
@@ -92,16 +84,7 @@ export class DynamoRestartBudget implements RestartBudget {
           return reserveSlot(tat - rate.intervalMs, at, rate).slotAt;
         }
         const idle = reserveSlot(undefined, at, rate);
-        await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: { [PK]: { S: key } },
-            UpdateExpression: 'SET #tat = :tat',
-            ConditionExpression: 'attribute_not_exists(#tat) OR #tat <= :at',
-            ExpressionAttributeNames: { '#tat': TAT },
-            ExpressionAttributeValues: { ':tat': { N: String(idle.tat) }, ':at': { N: String(at) } },
-          }),
-        );
+        await this.client.send(this.tatUpdate(key, at, { set: ':tat', when: 'attribute_not_exists(#tat) OR #tat <= :at', operand: [':tat', idle.tat] }));
         this.lastTat.set(key, idle.tat);
         return idle.slotAt;
       } catch (error) {
@@ -112,5 +95,26 @@ export class DynamoRestartBudget implements RestartBudget {
       }
     }
     throw new Error(`budget item ${key}: no reservation after ${MAX_ATTEMPTS} attempts (was ${TAT} lowered by hand?)`);
+  }
+
+  /**
+   * One form of a reservation: `SET #tat = {set}` on the item `key`, if `when`
+   * holds at `at`, with the form's one number (`operand`) beside `:at`.
+   */
+  private tatUpdate(
+    key: string,
+    at: number,
+    form: { readonly set: string; readonly when: string; readonly operand: readonly [name: string, value: number]; readonly returnNew?: boolean },
+  ): UpdateItemCommand {
+    const [name, value] = form.operand;
+    return new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: { [PK]: { S: key } },
+      UpdateExpression: `SET #tat = ${form.set}`,
+      ConditionExpression: form.when,
+      ExpressionAttributeNames: { '#tat': TAT },
+      ExpressionAttributeValues: { [name]: { N: String(value) }, ':at': { N: String(at) } },
+      ...(form.returnNew ? { ReturnValues: 'UPDATED_NEW' as const } : {}),
+    });
   }
 }

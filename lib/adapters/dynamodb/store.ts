@@ -173,24 +173,11 @@ export class DynamoBackoffStore implements BackoffStore {
   }
 
   async listWaiting(shard: number, options: { readonly dueBy?: number; readonly cursor?: string } = {}): Promise<IndexPage<string>> {
-    const due = options.dueBy !== undefined;
-    const page = await this.query(WAITING, {
-      KeyConditionExpression: due ? '#shard = :shard AND #at <= :dueBy' : '#shard = :shard',
-      ExpressionAttributeNames: { '#shard': WAITING.partitionKey.name, ...(due ? { '#at': WAITING.sortKey.name } : {}) },
-      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ...(due ? { ':dueBy': { N: String(options.dueBy) } } : {}) },
-      Limit: this.pageSize,
-    }, options.cursor);
-    return { ...page, items: page.items.map(entryKey) };
+    return this.listShardKeys(WAITING, shard, options.dueBy !== undefined ? { placeholder: ':dueBy', at: options.dueBy } : undefined, options.cursor);
   }
 
   async listBackOffRepeats(shard: number, now: number, cursor?: string): Promise<IndexPage<string>> {
-    const page = await this.query(REPEATS, {
-      KeyConditionExpression: '#shard = :shard AND #at <= :now',
-      ExpressionAttributeNames: { '#shard': REPEATS.partitionKey.name, '#at': REPEATS.sortKey.name },
-      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ':now': { N: String(now) } },
-      Limit: this.pageSize,
-    }, cursor);
-    return { ...page, items: page.items.map(entryKey) };
+    return this.listShardKeys(REPEATS, shard, { placeholder: ':now', at: now }, cursor);
   }
 
   async listExpired(shard: number, now: number, options: { readonly limit: number; readonly cursor?: string }): Promise<IndexPage<ExpiredEntry>> {
@@ -213,7 +200,7 @@ export class DynamoBackoffStore implements BackoffStore {
         ExpressionAttributeNames: { '#partition': BY_STATE.partitionKey.name },
         ExpressionAttributeValues: { ':partition': { S: partition } },
         Select: 'COUNT',
-        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, indexKeyShape(BY_STATE), { [BY_STATE.partitionKey.name]: partition }) } : {}),
+        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, (content) => validKey(content, indexKeyShape(BY_STATE), { [BY_STATE.partitionKey.name]: partition })) } : {}),
       }),
     );
     return {
@@ -239,7 +226,7 @@ export class DynamoBackoffStore implements BackoffStore {
   async list(filter: ContainerFilter): Promise<ContainerPage> {
     const limit = filter.limit ?? 100;
     const plan = listPlan(filter, this.shards);
-    let position: ListPosition = filter.cursor ? decodeListCursor(filter.cursor, plan) : { partition: 0 };
+    let position: ListPosition = filter.cursor ? decodeCursor(filter.cursor, (content) => listPosition(content, plan)) : { partition: 0 };
     const keys: string[] = [];
     let queries = 0;
     reading: while (keys.length < limit && position.partition < plan.partitions.length && queries < MAX_QUERIES_PER_LIST) {
@@ -275,7 +262,7 @@ export class DynamoBackoffStore implements BackoffStore {
         (filter.state === undefined || state.state === filter.state) && (filter.namespace === undefined || state.namespace === filter.namespace),
     );
     const more = position.partition < plan.partitions.length;
-    return { items, ...(more ? { cursor: encodeListCursor(position) } : {}) };
+    return { items, ...(more ? { cursor: encodeCursor({ p: position.partition, ...(position.start ? { k: position.start } : {}) }) } : {}) };
   }
 
   /** Up to `limit` entries (keys) of one partition of a listing, from `start`, and where the partition goes on (if it does). */
@@ -304,6 +291,26 @@ export class DynamoBackoffStore implements BackoffStore {
     return { entries: response.Items ?? [], ...(response.LastEvaluatedKey ? { lastKey: response.LastEvaluatedKey } : {}) };
   }
 
+  /**
+   * A page of the keys in one shard of a sparse index keyed by shard and
+   * instant: those due by `upTo.at` (bound as `upTo.placeholder`), or all of
+   * them without it, from where `cursor` left off.
+   */
+  private async listShardKeys(
+    index: IndexSpec,
+    shard: number,
+    upTo: { readonly placeholder: string; readonly at: number } | undefined,
+    cursor: string | undefined,
+  ): Promise<IndexPage<string>> {
+    const page = await this.query(index, {
+      KeyConditionExpression: upTo ? `#shard = :shard AND #at <= ${upTo.placeholder}` : '#shard = :shard',
+      ExpressionAttributeNames: { '#shard': index.partitionKey.name, ...(upTo ? { '#at': index.sortKey.name } : {}) },
+      ExpressionAttributeValues: { ':shard': { N: String(shard) }, ...(upTo ? { [upTo.placeholder]: { N: String(upTo.at) } } : {}) },
+      Limit: this.pageSize,
+    }, cursor);
+    return { ...page, items: page.items.map(entryKey) };
+  }
+
   /** One page of one partition of `index`, from where `cursor` left off. */
   private async query(
     index: IndexSpec,
@@ -315,7 +322,7 @@ export class DynamoBackoffStore implements BackoffStore {
         TableName: this.tableName,
         IndexName: index.indexName,
         ...input,
-        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, indexKeyShape(index)) } : {}),
+        ...(cursor ? { ExclusiveStartKey: decodeCursor(cursor, (content) => validKey(content, indexKeyShape(index))) } : {}),
       }),
     );
     const items = response.Items ?? [];
@@ -451,8 +458,25 @@ function epochSeconds(ms: number): number {
   return Math.floor(ms / 1_000);
 }
 
-function encodeCursor(key: Record<string, AttributeValue>): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
+/**
+ * Cursors are JSON, base64url-encoded: an index page's is its last key, a
+ * listing's its position (`{ p, k }`, see `listPosition`).
+ */
+function encodeCursor(content: unknown): string {
+  return Buffer.from(JSON.stringify(content)).toString('base64url');
+}
+
+/** What `cursor` holds, as `read` takes it; an `InvalidCursorError` when it is not JSON or `read` refuses it (undefined). */
+function decodeCursor<T>(cursor: string, read: (content: unknown) => T | undefined): T {
+  let content: unknown;
+  try {
+    content = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError(cursor);
+  }
+  const value = read(content);
+  if (value === undefined) throw new InvalidCursorError(cursor);
+  return value;
 }
 
 /**
@@ -519,25 +543,14 @@ interface ListPosition {
   readonly start?: Record<string, AttributeValue>;
 }
 
-function encodeListCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify({ p: position.partition, ...(position.start ? { k: position.start } : {}) })).toString('base64url');
-}
-
-/** A listing cursor for this plan: its partition must exist, and its key lie in that partition. */
-function decodeListCursor(cursor: string, plan: ListPlan): ListPosition {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidCursorError(cursor);
-  }
-  if (!isRecord(decoded) || Object.keys(decoded).some((name) => name !== 'p' && name !== 'k')) throw new InvalidCursorError(cursor);
-  const partition = decoded.p;
-  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition >= plan.partitions.length) throw new InvalidCursorError(cursor);
-  if (decoded.k === undefined) return { partition };
-  const start = validKey(decoded.k, indexKeyShape(plan.index), { [plan.index.partitionKey.name]: plan.partitions[partition]! });
-  if (!start) throw new InvalidCursorError(cursor);
-  return { partition, start };
+/** A listing cursor's content as a position in this plan, or undefined: its partition must exist, and its key lie in that partition. */
+function listPosition(content: unknown, plan: ListPlan): ListPosition | undefined {
+  if (!isRecord(content) || Object.keys(content).some((name) => name !== 'p' && name !== 'k')) return undefined;
+  const partition = content.p;
+  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition >= plan.partitions.length) return undefined;
+  if (content.k === undefined) return { partition };
+  const start = validKey(content.k, indexKeyShape(plan.index), { [plan.index.partitionKey.name]: plan.partitions[partition]! });
+  return start ? { partition, start } : undefined;
 }
 
 /** The attributes (and their types) of the key a cursor must hold. */
@@ -569,18 +582,6 @@ function validKey(value: unknown, shape: KeyShape, fixed: Readonly<Record<string
       return type === 'N' ? /^-?\d{1,38}$/.test(text) : Buffer.byteLength(text) <= MAX_KEY_BYTES;
     });
   return valid ? (value as Record<string, AttributeValue>) : undefined;
-}
-
-function decodeCursor(cursor: string, shape: KeyShape, fixed: Readonly<Record<string, string>> = {}): Record<string, AttributeValue> {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidCursorError(cursor);
-  }
-  const key = validKey(decoded, shape, fixed);
-  if (!key) throw new InvalidCursorError(cursor);
-  return key;
 }
 
 /** 32-bit FNV-1a: a cheap, stable spread of keys over shards. */
