@@ -238,7 +238,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
     '',
     '## 7. Lambda bundles',
     '',
-    `Each handler built as the stack builds it (esbuild: bundle, minify, platform node, format esm, target node22, the \`createRequire\` banner and the external modules of lib/infra/bundling.ts). The stack bundles the AWS SDK (\`bundleAwsSDK: true\`); the second pair of columns leaves \`@aws-sdk/*\` to the nodejs22.x runtime. Cold import: \`node --input-type=module -e "await import(bundle)"\` in a fresh process, median of ${bundles.runs}, minus an empty \`node -e 0\` (${bundles.nodeBaselineMs} ms).`,
+    `Each handler built as the stack builds it (esbuild with the options of \`handlerBundling()\` in lib/infra/bundling.ts: bundle, minify, platform node, format esm, target node22, a source map without the sources, the \`createRequire\` banner and the external modules). The stack bundles the AWS SDK (\`bundleAwsSDK: true\`); the second pair of columns leaves \`@aws-sdk/*\` to the nodejs22.x runtime. Cold import: \`node --input-type=module -e "await import(bundle)"\` in a fresh process, median of ${bundles.runs}, minus an empty \`node -e 0\` (${bundles.nodeBaselineMs} ms).`,
     '',
     table(
       ['handler', 'SDK bundled', 'cold import', 'SDK external', 'cold import', '≤ 512 KiB'],
