@@ -13,7 +13,8 @@ import { addConnectionOptions, callApi, connect, type ConnectionFlags } from './
 import { flagParser, UsageError } from './errors.ts';
 import { addRestartOptions, restartFields, type RestartFlags } from './exit.ts';
 import type { CliIo } from './io.ts';
-import { humanDuration } from '../client/format.ts';
+import { readAllPages } from '../client/client.ts';
+import { compareStrings, humanDuration } from '../client/format.ts';
 import { formatTable } from './table.ts';
 
 interface RunFlags extends ConnectionFlags, RestartFlags {
@@ -69,16 +70,7 @@ export function registerEcs(program: Command, io: CliIo): void {
   const list = ecs.command('list').description('the registered workloads and the state of their latest task').option('--json', 'print the workloads as JSON');
   addConnectionOptions(list).action(async (flags: ListFlags) => {
     const connection = connect(flags);
-    const workloads = await callApi(connection, async () => {
-      const all: WorkloadView[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await connection.client.listEcsWorkloads(cursor);
-        all.push(...page.items);
-        cursor = page.cursor;
-      } while (cursor);
-      return all;
-    });
+    const workloads = await callApi(connection, () => readAllPages((cursor) => connection.client.listEcsWorkloads(cursor)));
     if (flags.json) io.out(JSON.stringify(workloads, null, 2));
     else if (workloads.length === 0) io.err('No ECS workloads. Start one with `restart-scheduler ecs run --cluster … --task-definition …`.');
     else io.out(renderWorkloads(workloads, Date.now()));
@@ -123,7 +115,7 @@ export function renderWorkloads(workloads: readonly WorkloadView[], now: number)
   return formatTable(
     WORKLOAD_COLUMNS,
     [...workloads]
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .sort((a, b) => compareStrings(a.id, b.id))
       .map((view) => [
         view.id,
         view.namespace,

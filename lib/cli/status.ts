@@ -4,6 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import type { ContainerView } from '../api/views.ts';
+import { readAllPages } from '../client/client.ts';
 import { byName, statusCells } from '../client/format.ts';
 import { CONTAINER_PHASES } from '../core/index.ts';
 import { addConnectionOptions, callApi, connect, type ConnectionFlags } from './connection.ts';
@@ -29,20 +30,15 @@ export function registerStatus(program: Command, io: CliIo): void {
     .option('--json', 'print the ContainerView array as JSON');
   addConnectionOptions(command).action(async (flags: StatusFlags) => {
     const connection = connect(flags);
-    const containers = await callApi(connection, async () => {
-      const all: ContainerView[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await connection.client.listContainers({
+    const containers = await callApi(connection, () =>
+      readAllPages((cursor) =>
+        connection.client.listContainers({
           ...(flags.namespace !== undefined ? { namespace: flags.namespace } : {}),
           ...(flags.state !== undefined ? { state: flags.state } : {}),
           ...(cursor !== undefined ? { cursor } : {}),
-        });
-        all.push(...page.items);
-        cursor = page.cursor;
-      } while (cursor);
-      return all;
-    });
+        }),
+      ),
+    );
     if (flags.json) {
       io.out(JSON.stringify(containers, null, 2));
       return;

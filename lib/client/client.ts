@@ -47,6 +47,24 @@ export interface StreamOptions {
   readonly onDisconnect?: (error: unknown) => void;
 }
 
+/** One page of a listing and the cursor of the next (none on the last). */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly cursor?: string;
+}
+
+/** Every item of a paginated listing: reads page after page until one comes without a cursor. */
+export async function readAllPages<T>(readPage: (cursor: string | undefined) => Promise<Page<T>>): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await readPage(cursor);
+    all.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return all;
+}
+
 /** Signs a request (SigV4 for the AWS deployment); returns the headers to send. */
 export type RequestSigner = (request: { method: string; url: URL; headers: Record<string, string>; body?: string }) => Promise<Record<string, string>>;
 

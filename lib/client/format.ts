@@ -34,10 +34,11 @@ export function statusCells(view: ContainerView, now: number): StatusCells {
 
 /** Orders containers by namespace, pod, container (and key, for pods with several UIDs). */
 export function byName(a: ContainerView, b: ContainerView): number {
-  return compare(a.namespace, b.namespace) || compare(a.pod, b.pod) || compare(a.container, b.container) || compare(a.key, b.key);
+  return compareStrings(a.namespace, b.namespace) || compareStrings(a.pod, b.pod) || compareStrings(a.container, b.container) || compareStrings(a.key, b.key);
 }
 
-function compare(a: string, b: string): number {
+/** Orders two strings by UTF-16 code units, as `Array.prototype.sort` does by default: the same in every locale. */
+export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -9,12 +9,11 @@
  * `restartId` (the receiver's idempotency key). Attempts are retried with
  * back-off; one that keeps failing ends in `RestartFailed`.
  */
-import { appendFileSync } from 'node:fs';
 import { parseContainerKey, type DeliveryRetryPolicy } from '../core/index.ts';
 import type { RestartNotice, RestartRequest } from '../ports.ts';
 import { deliverRestart, type DeliveryDeps, type DeliveryOutcome } from '../services/deliver-restart.ts';
 import { errorDetails } from '../services/deps.ts';
-import { readJsonLines } from './appender.ts';
+import { FileAppender, readJsonLines } from './appender.ts';
 import type { LocalEventLog } from './event-log.ts';
 
 /** One line of `deliveries.jsonl`. */
@@ -47,10 +46,14 @@ export class LocalDeliveries {
   private readonly sleeping = new Set<() => void>();
   private unsubscribe: (() => void) | undefined;
   private closed = false;
+  private readonly file: FileAppender | undefined;
 
   constructor(private readonly options: LocalDeliveriesOptions) {
-    // A line torn by a crash mid-write is skipped: that delivery counts as pending, and goes out again.
-    if (options.file) for (const record of readJsonLines<DeliveryRecord>(options.file)) this.done.set(record.restartId, record);
+    if (options.file) {
+      // A line torn by a crash mid-write is skipped: that delivery counts as pending, and goes out again.
+      for (const record of readJsonLines<DeliveryRecord>(options.file)) this.done.set(record.restartId, record);
+      this.file = new FileAppender(options.file);
+    }
   }
 
   /** Delivers what the log holds without an outcome, then every restart the log appends from now on. */
@@ -80,6 +83,7 @@ export class LocalDeliveries {
     this.unsubscribe?.();
     for (const wake of this.sleeping) wake();
     await Promise.allSettled([...this.running.values()]);
+    await this.file?.close();
   }
 
   private deliver(notice: RestartNotice): void {
@@ -96,7 +100,7 @@ export class LocalDeliveries {
     this.running.set(request.restartId, delivery);
   }
 
-  private remember(request: RestartRequest, outcome: DeliveryOutcome): void {
+  private async remember(request: RestartRequest, outcome: DeliveryOutcome): Promise<void> {
     const record: DeliveryRecord = {
       restartId: request.restartId,
       outcome: outcome.outcome,
@@ -104,7 +108,10 @@ export class LocalDeliveries {
       at: new Date(this.options.deps.clock.now()).toISOString(),
       detail: outcome.outcome === 'Failed' ? outcome.code : outcome.detail,
     };
-    if (this.options.file) appendFileSync(this.options.file, `${JSON.stringify(record)}\n`);
+    // Written before the delivery counts as done (`outcome`, `settled`, no
+    // longer pending): an outcome that is not in the file is not one, and the
+    // restart goes out again at the next start.
+    await this.file?.append(`${JSON.stringify(record)}\n`);
     this.done.set(request.restartId, record);
   }
 

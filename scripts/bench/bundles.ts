@@ -1,8 +1,8 @@
 /**
  * (7) The Lambda bundles: each handler built as the CDK construct builds it
- * (esbuild: bundle, minify, node platform, ESM, node22, the createRequire
- * banner, the SDK modules no handler reaches left out), with the AWS SDK
- * bundled and with `@aws-sdk/*` left to the nodejs22.x runtime; what each
+ * (esbuild with the options of `handlerBundling()` in lib/infra/bundling.ts,
+ * as NodejsFunction passes them on), with the AWS SDK bundled and with
+ * `@aws-sdk/*` left to the nodejs22.x runtime; what each
  * deployed bundle is made of (esbuild's metafile); and each one's cold import
  * time in a fresh node process.
  */
@@ -10,14 +10,43 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import type { BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { build, type BuildOptions, type Format, type LogLevel, type Metafile } from 'esbuild';
 import { PROJECT_ROOT } from './child.ts';
 import { median, round } from './stats.ts';
 
 /** How the stack bundles (lib/infra/bundling.ts), so the bundles are the deployed ones. */
-async function stackBundling(): Promise<{ banner: string; external: readonly string[] }> {
-  const { ESM_REQUIRE_BANNER, UNREACHED_SDK_MODULES } = await import('../../lib/infra/bundling.ts');
-  return { banner: ESM_REQUIRE_BANNER, external: UNREACHED_SDK_MODULES };
+async function stackBuildOptions(): Promise<BuildOptions> {
+  // Imported when bundling: the rest of the benchmark does without aws-cdk-lib.
+  const { handlerBundling } = await import('../../lib/infra/bundling.ts');
+  return esbuildOptionsOf(handlerBundling());
+}
+
+/**
+ * The esbuild options NodejsFunction builds from `bundling` (aws-cdk-lib's
+ * `buildEsbuildArgs`). An option it does not translate fails the benchmark:
+ * a bundle built without it would not be the deployed one.
+ */
+export function esbuildOptionsOf(bundling: BundlingOptions): BuildOptions {
+  // Where NodejsFunction would run esbuild (never Docker here), not what esbuild is asked.
+  const { format, target, mainFields, banner, minify, sourceMap, sourcesContent, bundleAwsSDK, externalModules, logLevel, forceDockerBundling: _docker, dockerImage: _image, ...untranslated } = bundling;
+  const unknown = Object.keys(untranslated);
+  if (unknown.length > 0) throw new Error(`the stack bundles with ${unknown.join(', ')}, which scripts/bench/bundles.ts does not pass on to esbuild`);
+  return {
+    bundle: true,
+    platform: 'node',
+    // aws-cdk-lib hands its enums' values to esbuild as they are.
+    ...(format !== undefined ? { format: `${format}` as Format } : {}),
+    ...(target !== undefined ? { target } : {}),
+    ...(minify ? { minify: true } : {}),
+    ...(sourceMap ? { sourcemap: true } : {}),
+    ...(sourcesContent === false ? { sourcesContent: false } : {}),
+    ...(mainFields !== undefined ? { mainFields } : {}),
+    ...(banner !== undefined ? { banner: { js: banner } } : {}),
+    // The SDK is left to the runtime unless the stack bundles it.
+    external: [...(externalModules ?? (bundleAwsSDK ? [] : ['@aws-sdk/*']))],
+    ...(logLevel !== undefined ? { logLevel: `${logLevel}` as LogLevel } : {}),
+  };
 }
 
 export const HANDLERS = ['exit', 'restart', 'sync', 'deliver'] as const;
@@ -75,20 +104,13 @@ export interface BuiltBundle {
 
 /** Bundles `entry` as the stack bundles a handler (SDK inside unless `sdkExternal`), into `outfile`. */
 export async function bundleAsDeployed(entry: string, outfile: string, options: { sdkExternal?: boolean } = {}): Promise<BuiltBundle> {
-  const { banner, external } = await stackBundling();
+  const stack = await stackBuildOptions();
   const { metafile } = await build({
+    ...stack,
     entryPoints: [entry],
     outfile,
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    banner: { js: banner },
-    external: [...external, ...(options.sdkExternal ? ['@aws-sdk/*'] : [])],
+    external: [...(stack.external ?? []), ...(options.sdkExternal ? ['@aws-sdk/*'] : [])],
     metafile: true,
-    logLevel: 'error',
   });
   const output = Object.values(metafile.outputs).find((candidate) => candidate.entryPoint !== undefined);
   if (!output) throw new Error(`esbuild reported no output for ${entry}`);

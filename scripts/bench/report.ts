@@ -9,6 +9,7 @@ import type { ProfileSummary } from './profile.ts';
 import type { BundlesResult } from './bundles.ts';
 import type { BenchResult } from './result.ts';
 import type { StormResult } from './storm.ts';
+import type { SyncScaleResult, SyncScaleRow } from './sync-scale.ts';
 
 export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cell = (value: string | number) => String(value).replace(/\|/g, '\\|');
@@ -53,6 +54,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
   const bestRaw = [...ingest.raw].sort((a, b) => b.pairsPerSec - a.pairsPerSec)[0]!;
   const sizes = sync.sizes.map((size) => size.idle.toLocaleString('en-US')).join(' / ');
   const reads = sync.sizes.map((size) => size.itemsRead).join(' / ');
+  const scale = syncScaleSeries(result.syncScale);
   const storeCallsPerEvent = Object.values(best.storeCallsPerEvent).reduce((a, b) => a + b, 0);
   const storeCallsPerPair = Object.values(bestRaw.storeCallsPerPair).reduce((a, b) => a + b, 0);
   const exitNow = result.callsPerExit.restartNow;
@@ -92,8 +94,8 @@ export function benchmarksMarkdown(result: BenchResult): string {
         [`restarts (${restarts.policy.initialBackoff} doubling to ${restarts.policy.maxBackoff})`, `${restarts.count} restarts, ${restarts.early} early; lateness p50 ${restarts.latenessP50Ms} ms, p99 ${restarts.latenessP99Ms} ms, max ${restarts.latenessMaxMs} ms`, 'none early'],
         [`items read per sync, ${sync.waiting} waiting, ${sizes} idle`, reads, 'flat'],
         [
-          `sync with ${result.syncScale.rows[0]?.overdue ?? 0} overdue and ${result.syncScale.rows.map((row) => row.waiting.toLocaleString('en-US')).join(' / ')} waiting: items read; bus entries; peak RSS`,
-          `${result.syncScale.rows.map((row) => row.itemsRead).join(' / ')}; ${result.syncScale.rows.map((row) => row.busEntries).join(' / ')}; ${result.syncScale.rows.map((row) => `${formatNumber(row.peakRssMb)} MB`).join(' / ')}`,
+          `sync with ${scale.overdue} overdue and ${scale.waiting} waiting: items read; bus entries; peak RSS`,
+          `${scale.itemsRead}; ${scale.busEntries}; ${scale.peakRss}`,
           'flat',
         ],
         [
@@ -236,7 +238,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
     '',
     '## 7. Lambda bundles',
     '',
-    `Each handler built as the stack builds it (esbuild: bundle, minify, platform node, format esm, target node22, the \`createRequire\` banner and the external modules of lib/infra/bundling.ts). The stack bundles the AWS SDK (\`bundleAwsSDK: true\`); the second pair of columns leaves \`@aws-sdk/*\` to the nodejs22.x runtime. Cold import: \`node --input-type=module -e "await import(bundle)"\` in a fresh process, median of ${bundles.runs}, minus an empty \`node -e 0\` (${bundles.nodeBaselineMs} ms).`,
+    `Each handler built as the stack builds it (esbuild with the options of \`handlerBundling()\` in lib/infra/bundling.ts: bundle, minify, platform node, format esm, target node22, a source map without the sources, the \`createRequire\` banner and the external modules). The stack bundles the AWS SDK (\`bundleAwsSDK: true\`); the second pair of columns leaves \`@aws-sdk/*\` to the nodejs22.x runtime. Cold import: \`node --input-type=module -e "await import(bundle)"\` in a fresh process, median of ${bundles.runs}, minus an empty \`node -e 0\` (${bundles.nodeBaselineMs} ms).`,
     '',
     table(
       ['handler', 'SDK bundled', 'cold import', 'SDK external', 'cold import', '≤ 512 KiB'],
@@ -264,7 +266,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
   push('## Closing note', '');
   const ratioSentence = `End to end, the local runtime took ${formatNumber(ingest.eventsPerSec)} exit events per second (${best.concurrency} ${best.concurrency === 1 ? 'caller' : 'callers'}, ${best.batch} events per request, every restart dispatched), against ${formatNumber(ingest.rawPairsPerSec)} raw read-and-write pairs per second on the same dynalite: a ratio of **${formatNumber(ingest.ratio, 3)}**${ingest.ratio >= 0.8 ? ', which meets the goal of 0.8.' : ', below the goal of 0.8.'}`;
   push(
-    `${ratioSentence} Restarts were never early (${restarts.early} of ${restarts.count}); they fired ${restarts.latenessP50Ms} ms after their instant at the median, ${restarts.latenessP99Ms} ms at p99 and ${restarts.latenessMaxMs} ms at worst. The sync read ${reads} items with ${sizes} idle entries in the table, and ${result.syncScale.rows.map((row) => row.itemsRead).join(' / ')} items with ${result.syncScale.rows.map((row) => row.waiting.toLocaleString('en-US')).join(' / ')} containers waiting and ${result.syncScale.rows[0]?.overdue ?? 0} overdue: flat, it reads what is overdue only.`,
+    `${ratioSentence} Restarts were never early (${restarts.early} of ${restarts.count}); they fired ${restarts.latenessP50Ms} ms after their instant at the median, ${restarts.latenessP99Ms} ms at p99 and ${restarts.latenessMaxMs} ms at worst. The sync read ${reads} items with ${sizes} idle entries in the table, and ${scale.itemsRead} items with ${scale.waiting} containers waiting and ${scale.overdue} overdue: flat, it reads what is overdue only.`,
     '',
   );
   push(
@@ -343,10 +345,23 @@ export function stormSection(storm: StormResult): string[] {
   ];
 }
 
+/** The sync at fleet scale as the summaries word it: its overdue restarts, and each figure one per run, ` / ` between. */
+export function syncScaleSeries(scale: Pick<SyncScaleResult, 'rows'>): { overdue: number; waiting: string; itemsRead: string; busEntries: string; peakRss: string } {
+  const series = (figure: (row: SyncScaleRow) => string | number) => scale.rows.map(figure).join(' / ');
+  return {
+    // Every run has the same overdue restarts; only the waiting grow.
+    overdue: scale.rows[0]?.overdue ?? 0,
+    waiting: series((row) => row.waiting.toLocaleString('en-US')),
+    itemsRead: series((row) => row.itemsRead),
+    busEntries: series((row) => row.busEntries),
+    peakRss: series((row) => `${formatNumber(row.peakRssMb)} MB`),
+  };
+}
+
 /** BENCHMARKS.md 5b: the sync at fleet scale, overdue against waiting. */
 function syncScaleSection(result: BenchResult): string[] {
   const scale = result.syncScale;
-  const overdue = scale.rows[0]?.overdue ?? 0;
+  const { overdue } = syncScaleSeries(scale);
   return [
     '## 5b. The sync at fleet scale: overdue against waiting',
     '',

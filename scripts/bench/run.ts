@@ -31,7 +31,7 @@ const { benchBundles } = await import('./bundles.ts');
 const { benchStorm } = await import('./storm.ts');
 const { buildCostModel } = await import('./cost.ts');
 const { measuredDelayPlot, policyDelayPlot, syncPlot, throughputPlot } = await import('./plots.ts');
-const { benchmarksMarkdown, costMarkdown, formatNumber, table, usd } = await import('./report.ts');
+const { benchmarksMarkdown, costMarkdown, formatNumber, syncScaleSeries, table, usd } = await import('./report.ts');
 const { missingFields } = await import('./result.ts');
 const { PROJECT_ROOT } = await import('./child.ts');
 type BenchResult = import('./result.ts').BenchResult;
@@ -220,7 +220,7 @@ function printSummary(result: BenchResult): void {
         ['lateness p50 / p99 / max', `${restarts.latenessP50Ms} / ${restarts.latenessP99Ms} / ${restarts.latenessMaxMs} ms`],
         ['sync items read by idle entries', Object.entries(sync.itemsRead).map(([idle, read]) => `${idle}: ${read}`).join(', ')],
         [
-          `sync at scale (${result.syncScale.rows[0]?.overdue ?? 0} overdue): items read / bus entries / peak RSS by waiting`,
+          `sync at scale (${syncScaleSeries(result.syncScale).overdue} overdue): items read / bus entries / peak RSS by waiting`,
           result.syncScale.rows.map((row) => `${row.waiting}: ${row.itemsRead} / ${row.busEntries} / ${formatNumber(row.peakRssMb)} MB`).join(', '),
         ],
         ['peak RSS of the runtime, in memory / on disk', `${formatNumber(result.memory.peakRssMb)} / ${formatNumber(result.memory.peakRssOnDiskMb)} MB`],

@@ -156,16 +156,18 @@ async function stormFleet(plan: StormPlan): Promise<{ figures: StormFigures; upd
     h.dynamoCalls.reset();
     const started = performance.now();
     const decisions: (Decision & { restartAt: number })[] = [];
-    let next = 0;
-    await Promise.all(
-      callers.map(async (deps) => {
-        while (next < plan.containers) {
-          const pod = `storm-${next++}`;
-          const decision = await handleExit(deps, { namespace: NAMESPACE, pod, container: 'app', exitCode: 1, finishedAt: T0 });
-          decisions.push(decision as Decision & { restartAt: number });
-        }
-      }),
-    );
+    // Each instance handles one crash at a time, as a Lambda instance does: a crash takes an idle one.
+    const idle = [...callers];
+    const pods = Array.from({ length: plan.containers }, (_, index) => `storm-${index}`);
+    await forEachConcurrently(pods, callers.length, async (pod) => {
+      const deps = idle.pop()!;
+      try {
+        const decision = await handleExit(deps, { namespace: NAMESPACE, pod, container: 'app', exitCode: 1, finishedAt: T0 });
+        decisions.push(decision as Decision & { restartAt: number });
+      } finally {
+        idle.push(deps);
+      }
+    });
     const reportedInMs = Math.round(performance.now() - started);
     const updateItems = h.dynamoCalls.calls.filter((call) => call === 'UpdateItem').length;
     // Each deferred restart's callback at the instant it names, a slot's worth at a time.
@@ -213,18 +215,15 @@ async function stormLocal(plan: StormPlan): Promise<StormFigures> {
     await ready;
     const crashedAt = Date.now();
     const decisions: DecisionView[] = [];
-    let next = 0;
-    const reporter = async () => {
-      while (next < plan.containers) {
-        const from = next;
-        next = Math.min(plan.containers, next + plan.batch);
-        const events = Array.from({ length: next - from }, (_, offset) => ({ namespace: NAMESPACE, pod: `storm-${from + offset}`, container: 'app', exitCode: 1, finishedAt: crashedAt }));
-        const response = await poster.post(JSON.stringify({ events }));
-        if (response.status !== 200) throw new Error(`POST /v1/exits answered ${response.status}: ${response.body.slice(0, 200)}`);
-        decisions.push(...(JSON.parse(response.body) as { results: DecisionView[] }).results);
-      }
-    };
-    await Promise.all(Array.from({ length: plan.concurrency }, reporter));
+    // The first pod of each request.
+    const batches = Array.from({ length: Math.ceil(plan.containers / plan.batch) }, (_, index) => index * plan.batch);
+    await forEachConcurrently(batches, plan.concurrency, async (from) => {
+      const to = Math.min(plan.containers, from + plan.batch);
+      const events = Array.from({ length: to - from }, (_, offset) => ({ namespace: NAMESPACE, pod: `storm-${from + offset}`, container: 'app', exitCode: 1, finishedAt: crashedAt }));
+      const response = await poster.post(JSON.stringify({ events }));
+      if (response.status !== 200) throw new Error(`POST /v1/exits answered ${response.status}: ${response.body.slice(0, 200)}`);
+      decisions.push(...(JSON.parse(response.body) as { results: DecisionView[] }).results);
+    });
     const reportedInMs = Date.now() - crashedAt;
     const deadlineMs = 120_000 + (plan.containers / plan.perSecond) * 2_000;
     let timer: NodeJS.Timeout | undefined;

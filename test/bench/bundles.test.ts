@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compositionOf, packageOf } from '../../scripts/bench/bundles.ts';
+import { ESM_REQUIRE_BANNER, handlerBundling, UNREACHED_SDK_MODULES } from '../../lib/infra/bundling.ts';
+import { compositionOf, esbuildOptionsOf, packageOf } from '../../scripts/bench/bundles.ts';
 
 describe('packageOf', () => {
   it.each([
@@ -29,5 +30,32 @@ describe('compositionOf', () => {
       { package: '@smithy/core', bytes: 400 },
       { package: 'lib/api', bytes: 400 },
     ]);
+  });
+});
+
+describe('esbuildOptionsOf', () => {
+  it('asks esbuild for what the stack asks NodejsFunction for', () => {
+    expect(esbuildOptionsOf(handlerBundling())).toEqual({
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      minify: true,
+      sourcemap: true,
+      sourcesContent: false,
+      mainFields: ['module', 'main'],
+      banner: { js: ESM_REQUIRE_BANNER },
+      external: [...UNREACHED_SDK_MODULES],
+      logLevel: 'warning',
+    });
+  });
+
+  it('leaves the SDK to the runtime, as NodejsFunction does, when the SDK is not bundled and no externals are named', () => {
+    const { externalModules: _externals, ...bundling } = handlerBundling();
+    expect(esbuildOptionsOf({ ...bundling, bundleAwsSDK: false }).external).toEqual(['@aws-sdk/*']);
+  });
+
+  it('refuses a bundling option it does not pass on, naming it', () => {
+    expect(() => esbuildOptionsOf({ ...handlerBundling(), keepNames: true })).toThrow(/keepNames/);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { BundlesResult } from '../../scripts/bench/bundles.ts';
-import { bundleCompositionTable, formatNumber, stormSection, table, usd } from '../../scripts/bench/report.ts';
+import { bundleCompositionTable, formatNumber, stormSection, syncScaleSeries, table, usd } from '../../scripts/bench/report.ts';
 import type { StormResult } from '../../scripts/bench/storm.ts';
+import type { SyncScaleRow } from '../../scripts/bench/sync-scale.ts';
 
 describe('table', () => {
   it('writes a markdown table and escapes pipes in cells', () => {
@@ -42,6 +43,37 @@ describe('stormSection', () => {
     expect(text).toContain('| fleet | 20 s | 500 / 9500 | 995 (995 due) | 500 | 0 | 19 s | 0 / 1 ms |');
     expect(text).toContain('handled the crashes at 250 per second, below the budget\'s 500/s');
     expect(stormSection({ ...storm, local: run }).join('\n')).toContain('The local runtime deferred 9500 of the 10,000 restarts');
+  });
+});
+
+describe('syncScaleSeries', () => {
+  const row = (waiting: number, peakRssMb: number): SyncScaleRow => ({
+    waiting,
+    overdue: 1_000,
+    itemsRead: 1_000 + waiting / 10_000,
+    busEntries: 1_000,
+    peakRssMb,
+    wallMs: 9_000,
+    recovered: 1_000,
+    baselineRssMb: 90,
+    censusItemsRead: waiting,
+    censusMs: 5,
+    dynamoCalls: 3_000,
+    dynamoAnswerMs: 1.5,
+  });
+
+  it('gives the overdue restarts once and each figure one per run, in the order run', () => {
+    expect(syncScaleSeries({ rows: [row(0, 110.4), row(10_000, 112), row(100_000, 131.56)] })).toEqual({
+      overdue: 1_000,
+      waiting: '0 / 10,000 / 100,000',
+      itemsRead: '1000 / 1001 / 1010',
+      busEntries: '1000 / 1000 / 1000',
+      peakRss: '110 MB / 112 MB / 132 MB',
+    });
+  });
+
+  it('says no overdue restarts and no figures when nothing ran', () => {
+    expect(syncScaleSeries({ rows: [] })).toEqual({ overdue: 0, waiting: '', itemsRead: '', busEntries: '', peakRss: '' });
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The deployed Lambda bundles, built as the stack builds them (esbuild with
- * lib/infra/bundling.ts's banner and external modules, the SDK bundled):
+ * the options of lib/infra/bundling.ts's handlerBundling(), the SDK bundled):
  * each within 512 KiB, each carrying the SDK clients its handler calls and
  * none of the default credential chain's, and each loading on its own.
  */
