@@ -62,7 +62,7 @@ export function sleepOf(deps: { readonly sleep?: (ms: number) => Promise<void> }
 }
 
 /** A namespace has a `restartBudget` but the service was wired without a `RestartBudget`: a wiring mistake, not a retryable failure. */
-export class BudgetNotWiredError extends Error {
+class BudgetNotWiredError extends Error {
   constructor(readonly namespace: string) {
     super(`namespace ${namespace} has a restartBudget, but no RestartBudget is wired`);
     this.name = 'BudgetNotWiredError';

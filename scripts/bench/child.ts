@@ -144,7 +144,7 @@ export async function awaitListening(
  * (heaps, native allocations) and file-backed pages (mapped files, such as
  * LevelDB's table files, which the kernel can drop and read again).
  */
-export function readMemory(pid: number): { rssMb: number; hwmMb: number; anonMb: number; fileMb: number } | undefined {
+function readMemory(pid: number): { rssMb: number; hwmMb: number; anonMb: number; fileMb: number } | undefined {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -406,7 +406,7 @@ function breakdownTable(breakdown: Breakdown): string {
 }
 
 /** COST.md: a day of 100,000 containers in CrashLoopBackOff, before and after BackOff events were correlated. */
-export function crashLoopDaySection(day: CrashLoopDay): string[] {
+function crashLoopDaySection(day: CrashLoopDay): string[] {
   const n = (value: number) => Math.round(value).toLocaleString('en-US');
   const perMillion = PRICES.eventBridgeEvent.usd * 1e6;
   return [

@@ -79,7 +79,7 @@ export const REQUIRED_NUMBERS = [
 export const REQUIRED_OBJECTS = ['callsPerExit', 'sync.itemsRead', 'syncScale.rows', 'bundles'] as const;
 
 /** The fields the issue names for each size of the sync-scale benchmark. */
-export const SYNC_SCALE_FIELDS = ['waiting', 'overdue', 'itemsRead', 'busEntries', 'peakRssMb', 'wallMs'] as const;
+const SYNC_SCALE_FIELDS = ['waiting', 'overdue', 'itemsRead', 'busEntries', 'peakRssMb', 'wallMs'] as const;
 
 function at(value: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((current, key) => (current && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined), value);
