@@ -19,9 +19,20 @@ const require = createRequire(import.meta.url);
 
 /** dynalite is CommonJS without type declarations: the parts of it used here. */
 interface DynaliteStore {
-  readonly db: { readonly supports: { readonly encodings: Record<string, boolean> } };
+  readonly db: {
+    readonly supports: { readonly encodings: Record<string, boolean> };
+    batch(operations: readonly LevelOperation[], callback: (error?: Error | null) => void): void;
+  };
   readonly lifecycleManager: { gracefulClose(callback: (error?: Error | null) => void): void };
+  getItemDb(tableName: string): SubDb;
+  getIndexDb(indexType: string, tableName: string, indexName: string): SubDb;
 }
+/** One of dynalite's key-prefixed views of its one LevelDB (a table's items, or one index). */
+interface SubDb {
+  put(key: string, value: unknown, callback: (error?: Error | null) => void): void;
+  del(key: string, callback: (error?: Error | null) => void): void;
+}
+type LevelOperation = { readonly type: 'put'; readonly key: string; readonly value: unknown } | { readonly type: 'del'; readonly key: string };
 interface DynaliteError extends Error {
   readonly statusCode?: number;
   readonly body?: unknown;
@@ -91,6 +102,45 @@ function loadDynalite(): DynaliteModules {
     ),
   };
   return loaded;
+}
+
+/** The writes of one item, each made atomic by `atomicItemWrite`. */
+const SINGLE_ITEM_WRITES: ReadonlySet<string> = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
+
+/**
+ * dynalite writes an item's index entries first and the item after, as
+ * separate LevelDB writes. A process killed in between (the local runtime
+ * under `kill -9`) keeps the item as it was with its index entries already
+ * changed: a waiting restart could leave the waiting index while its item
+ * still waits, and nothing would ever find it again. So a single-item write
+ * runs against a view of the store whose item and index databases hold their
+ * writes back until the item's own write, and then commit all of them in one
+ * LevelDB batch: the item and its index entries change together or not at
+ * all. The keys are the ones dynalite's views would write (its prefixes:
+ * `item-{table}~`, `index-{type}~{table}~{index}~`); a wrong one would lose
+ * every index read, which test/local/dynalite.test.ts compares against
+ * dynalite's own server.
+ */
+function atomicItemWrite(store: DynaliteStore): DynaliteStore {
+  const held: LevelOperation[] = [];
+  const holding = (db: SubDb, prefix: string, commits: boolean): SubDb => {
+    const done = (callback: (error?: Error | null) => void) => (commits ? store.db.batch(held.splice(0), callback) : process.nextTick(callback, null));
+    return Object.assign(Object.create(db) as SubDb, {
+      put: (key: string, value: unknown, callback: (error?: Error | null) => void) => {
+        held.push({ type: 'put', key: `${prefix}${key}`, value });
+        done(callback);
+      },
+      del: (key: string, callback: (error?: Error | null) => void) => {
+        held.push({ type: 'del', key: `${prefix}${key}` });
+        done(callback);
+      },
+    });
+  };
+  return Object.assign(Object.create(store) as DynaliteStore, {
+    getItemDb: (tableName: string) => holding(store.getItemDb(tableName), `item-${tableName}~`, true),
+    getIndexDb: (indexType: string, tableName: string, indexName: string) =>
+      holding(store.getIndexDb(indexType, tableName, indexName), `index-${indexType.toLowerCase()}~${tableName}~${indexName}~`, false),
+  });
 }
 
 /** The DynamoDB API version dynalite serves (the one the SDK speaks), and its operations. */
@@ -180,7 +230,8 @@ export class DynaliteRequestHandler {
     }
     return new Promise((resolve) => {
       try {
-        operation.run(this.store, data, (error, result) => resolve(error ? this.failure(error) : this.reply(200, result)));
+        const store = SINGLE_ITEM_WRITES.has(target[1]!) ? atomicItemWrite(this.store) : this.store;
+        operation.run(store, data, (error, result) => resolve(error ? this.failure(error) : this.reply(200, result)));
       } catch (error) {
         resolve(this.failure(error));
       }

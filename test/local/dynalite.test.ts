@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
@@ -23,8 +26,11 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTableInput, ensureTable } from '../../lib/adapters/dynamodb/store.ts';
+import { createTableInput, DynamoBackoffStore, ensureTable } from '../../lib/adapters/dynamodb/store.ts';
 import { DynaliteRequestHandler, LOCAL_AWS_CONFIG, startDynalite, type LocalDynamo } from '../../lib/local/dynalite.ts';
+
+/** Writes container items on disk until killed (test/support/index-writer.ts). */
+const INDEX_WRITER = fileURLToPath(new URL('../support/index-writer.ts', import.meta.url));
 
 /** dynalite's own HTTP server, the reference the in-process handler must answer like. */
 const dynaliteServer = createRequire(import.meta.url)('dynalite') as (options: object) => Server;
@@ -230,6 +236,39 @@ describe('DynaliteRequestHandler', () => {
       await store.close();
     }
   });
+
+  it('keeps each item and its index entries in step when its process is killed in the middle of writing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dynalite-kill-'));
+    const containers = 20;
+    try {
+      for (let kill = 0; kill < 16; kill++) {
+        const writer = spawn(process.execPath, ['--import', 'tsx', INDEX_WRITER, dir, String(containers)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const exited = once(writer, 'exit');
+        // Killed once it is writing, at a different moment of its writes each time.
+        await new Promise<void>((resolve, reject) => {
+          writer.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('writing') && resolve());
+          void exited.then(() => reject(new Error('the writer exited before writing')));
+        });
+        await new Promise((resolve) => setTimeout(resolve, 20 + (kill % 8) * 25));
+        writer.kill('SIGKILL');
+        await exited;
+      }
+      const dynamo = await startDynalite({ path: dir });
+      try {
+        const store = new DynamoBackoffStore({ client: dynamo.client, tableName: 'index-writer', clock: { now: () => Date.now() } });
+        const items = await store.getMany(Array.from({ length: containers }, (_, n) => `p-${n}_kill_u_app_`));
+        const waitingItems = [...items].filter(([, item]) => item.value.restart?.status === 'waiting').map(([key]) => key);
+        const waitingIndex: string[] = [];
+        for (let shard = 0; shard < store.shards; shard++) waitingIndex.push(...(await store.listWaiting(shard)).items);
+        expect(items.size).toBeGreaterThan(0);
+        expect(waitingIndex.sort()).toEqual(waitingItems.sort());
+      } finally {
+        await dynamo.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('keeps an on-disk table across a close and a new start on the same directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dynalite-'));
