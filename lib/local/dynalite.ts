@@ -116,7 +116,8 @@ const SINGLE_ITEM_WRITES: ReadonlySet<string> = new Set(['PutItem', 'UpdateItem'
  * runs against a view of the store whose item and index databases hold their
  * writes back until the item's own write, and then commit all of them in one
  * LevelDB batch: the item and its index entries change together or not at
- * all. The keys are the ones dynalite's views would write (its prefixes:
+ * all (on disk; in memory nothing outlives the process). The keys are the
+ * ones dynalite's views would write (its prefixes:
  * `item-{table}~`, `index-{type}~{table}~{index}~`); a wrong one would lose
  * every index read, which test/local/dynalite.test.ts compares against
  * dynalite's own server.
@@ -195,9 +196,15 @@ const CONTENT_TYPE = 'application/x-amz-json-1.0';
 export class DynaliteRequestHandler {
   private requests = 0;
 
+  /**
+   * @param atomicItemWrites each single-item write as one LevelDB batch
+   *   (`atomicItemWrite`): for a table on disk, which must survive a kill in
+   *   the middle of a write; a table in memory dies with its process anyway
+   */
   constructor(
     private readonly store: DynaliteStore,
     private readonly modules: DynaliteModules,
+    private readonly atomicItemWrites = false,
   ) {}
 
   async handle(request: SdkHttpRequest): Promise<{ response: SdkHttpResponse }> {
@@ -230,7 +237,7 @@ export class DynaliteRequestHandler {
     }
     return new Promise((resolve) => {
       try {
-        const store = SINGLE_ITEM_WRITES.has(target[1]!) ? atomicItemWrite(this.store) : this.store;
+        const store = this.atomicItemWrites && SINGLE_ITEM_WRITES.has(target[1]!) ? atomicItemWrite(this.store) : this.store;
         operation.run(store, data, (error, result) => resolve(error ? this.failure(error) : this.reply(200, result)));
       } catch (error) {
         resolve(this.failure(error));
@@ -325,7 +332,7 @@ export async function startDynalite(options: LocalDynamoOptions = {}): Promise<L
   if (!options.path && !store.db.supports.encodings.utf8) {
     throw new Error('dynalite was loaded before lib/local/dynalite.ts could make its in-memory table store strings');
   }
-  const requestHandler = new DynaliteRequestHandler(store, modules);
+  const requestHandler = new DynaliteRequestHandler(store, modules, options.path !== undefined);
   const config: DynamoDBClientConfig = {
     ...LOCAL_AWS_CONFIG,
     endpoint: IN_PROCESS_ENDPOINT,
