@@ -75,7 +75,7 @@ export function benchmarksMarkdown(result: BenchResult): string {
     '',
     '```sh',
     'npm run bench                                # full run: rewrites this page, docs/COST.md and docs/img/*.svg',
-    'npm run bench -- --quick --out bench.json    # under a minute on two idle cores: the same fields, JSON only',
+    'npm run bench -- --quick --out bench.json    # about 100 s on two cores: the same fields, JSON only',
     'npm run bench -- --only storm --json         # one section (here the restart storm), its JSON on stdout',
     '```',
     '',

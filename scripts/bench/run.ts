@@ -4,7 +4,7 @@
  * Measures the local runtime and the Lambda handlers, each figure against its
  * baseline in the same run, prints a summary, writes the JSON (--out) and, for
  * a full run, docs/BENCHMARKS.md, docs/COST.md and docs/img/*.svg.
- *   --quick    the whole run in under a minute (the same JSON fields as a full run)
+ *   --quick    the whole run in about 100 s (the same JSON fields as a full run)
  *   --only S   measure one section only (ingest, calls, restarts, sync, sync-scale, bundles, storm) and write no docs
  *   --json     print the result as JSON on stdout (progress and the summary go to stderr)
  *   --out F    write the result as JSON to F
@@ -67,12 +67,12 @@ const SYNC_SCALE_LATENCY = { dynamo: 30, eventBridge: 25 };
 /** The V8 heap a 512 MB Lambda function gets (old space; the rest is code, buffers and the runtime). */
 const LAMBDA_512_HEAP_MB = 448;
 
-/** What each mode measures. Quick: every field, smaller samples (under a minute on 2 idle cores). */
+/** What each mode measures. Quick: every field, smaller samples, each ingest configuration warmed up before it is measured (about 100 s on 2 cores). */
 function planFor(quick: boolean) {
   const fastPolicy = { initialBackoff: '100ms', maxBackoff: '800ms' };
   return quick
     ? {
-        ingest: { concurrencies: [1, 8, 32], batches: [1, 100], durationMs: 700, warmupMs: 0, exitPathOnly: false, globalWarmupMs: 1_000, profileMs: 0 },
+        ingest: { concurrencies: [1, 8, 32], batches: [1, 100], durationMs: 700, warmupMs: 300, exitPathOnly: false, globalWarmupMs: 1_000, profileMs: 0 },
         restarts: { ...fastPolicy, containers: 90, restartsPerContainer: 12, staggerMs: 1_600, warmup: { containers: 10, restarts: 4 } },
         synchronized: undefined,
         sync: { idleSizes: [0, 10_000], waiting: 100, repetitions: 3 },
