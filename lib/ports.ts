@@ -192,10 +192,10 @@ export interface RestartRequest {
 export const METRICS_NAMESPACE = 'RestartScheduler';
 export const SERVICE_NAME = 'restart-scheduler';
 
-/** A dispatched restart as the local runtime's restart stream delivers it (SSE `id:` = `seq`). */
 /** What a restart log keeps of a restart request. */
 export type KeptRestart = Pick<RestartRequest, 'restartId' | 'key' | 'restartCount' | 'restartAt' | 'firedAt' | 'recovered' | 'target'>;
 
+/** A dispatched restart as the local runtime's restart stream delivers it (SSE `id:` = `seq`). */
 export interface RestartNotice extends KeptRestart {
   /** The restart's position in the durable restart log, from 1. */
   readonly seq: number;

@@ -66,7 +66,6 @@ interface DynaliteModules {
 
 let loaded: DynaliteModules | undefined;
 
-
 /** Loaded when a table is started, not on import: LOCAL_AWS_CONFIG alone must not load a database. */
 function loadDynalite(): DynaliteModules {
   if (loaded) return loaded;

@@ -343,5 +343,3 @@ async function rearmWaitingRestarts(deps: ServiceDeps): Promise<number> {
   }
   return rearmed;
 }
-
-

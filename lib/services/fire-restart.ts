@@ -215,7 +215,8 @@ export async function settleRestartOutbox(deps: ServiceDeps): Promise<{ readonly
   let published = 0;
   let dropped = 0;
   const outbox = deps.restartOutbox;
-  for (const request of outbox?.unsettled() ?? []) {
+  if (!outbox) return { published, dropped };
+  for (const request of outbox.unsettled()) {
     const state = (await deps.store.get(request.key))?.value;
     const restart = state?.restart;
     const landed =
@@ -224,7 +225,7 @@ export async function settleRestartOutbox(deps: ServiceDeps): Promise<{ readonly
       restart.restartCount === request.restartCount &&
       restartIdOf(state.key, state.createdAt, restart.restartCount) === request.restartId;
     if (landed) deps.sink.record([restartedRecord(state, restart, request)]);
-    await outbox!.settle(request.restartId, landed);
+    await outbox.settle(request.restartId, landed);
     if (landed) published++;
     else dropped++;
   }
