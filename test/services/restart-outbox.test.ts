@@ -116,14 +116,20 @@ describe('handleExit with a restart outbox', () => {
 });
 
 describe('fireRestart with a restart outbox', () => {
-  it('dispatches a scheduled restart with one read and one write when its callback fires', async () => {
-    const log = new LocalEventLog();
-    const deps = withRestartLog(h, log);
+  /** A first exit restarted at once, a second one a second later scheduled for T0 + 11 s, and the clock at that instant. */
+  async function secondRestartDue(deps: ServiceDeps) {
     await handleExit(deps, exitOf(T0, { exitId: 'first' }));
     h.clock.advance(1_000);
     const scheduled = await handleExit(deps, exitOf(T0 + 1_000, { exitId: 'second' }));
     expect(scheduled).toMatchObject({ decision: 'RestartScheduled', restartCount: 2, restartAt: T0 + 11_000 });
     h.clock.set(T0 + 11_000);
+    return scheduled;
+  }
+
+  it('dispatches a scheduled restart with one read and one write when its callback fires', async () => {
+    const log = new LocalEventLog();
+    const deps = withRestartLog(h, log);
+    const scheduled = await secondRestartDue(deps);
     h.dynamoCalls.reset();
     expect(await fireRestart(deps, { key: scheduled.key, restartCount: 2 })).toBe('Dispatched');
     expect(h.dynamoCalls.calls).toEqual(['GetItem', 'PutItem']);
@@ -131,13 +137,10 @@ describe('fireRestart with a restart outbox', () => {
     expect(log.restarts.all().map((restart) => restart.restartCount)).toEqual([1, 2]);
   });
 
-  it('dispatches each restart once when ten callbacks race, and once more as a recovery', async () => {
+  it('dispatches a restart once when ten callbacks race, and not again when the sync then recovers it', async () => {
     const log = new LocalEventLog();
     const deps = withRestartLog(h, log);
-    await handleExit(deps, exitOf(T0, { exitId: 'first' }));
-    h.clock.advance(1_000);
-    const scheduled = await handleExit(deps, exitOf(T0 + 1_000, { exitId: 'second' }));
-    h.clock.set(T0 + 11_000);
+    const scheduled = await secondRestartDue(deps);
     const outcomes = await Promise.all(Array.from({ length: 10 }, () => fireRestart(deps, { key: scheduled.key, restartCount: 2 })));
     expect(outcomes.filter((outcome) => outcome === 'Dispatched')).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome !== 'Dispatched').every((outcome) => outcome === 'AlreadyDispatched')).toBe(true);
